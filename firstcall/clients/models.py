@@ -1,0 +1,145 @@
+"""Client organizations, their contacts, phone numbers, email domains and contracts."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from firstcall.triage.priority import Priority
+
+
+class Client(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. America/Chicago")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def active_contract(self) -> Contract | None:
+        today = timezone.localdate()
+        return (
+            self.contracts.filter(starts_on__lte=today)
+            .filter(models.Q(ends_on__isnull=True) | models.Q(ends_on__gte=today))
+            .order_by("-starts_on")
+            .first()
+        )
+
+
+class EmailDomain(models.Model):
+    """A mail domain owned by a client: an unknown sender there becomes a new contact of it."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="email_domains")
+    domain = models.CharField(max_length=253, unique=True, help_text="lowercase, e.g. brightsmile.example")
+
+    def __str__(self) -> str:
+        return self.domain
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.domain = self.domain.strip().lower()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class Contact(models.Model):
+    """A person who asks for help. Without a client, the person is an unverified requester."""
+
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="contacts", null=True, blank=True
+    )
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    is_vip = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email"], condition=~models.Q(email=""), name="contact_email_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        if self.name and self.email:
+            return f"{self.name} <{self.email}>"
+        return self.name or self.email or f"contact {self.pk}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # Stored lowercased so lookups are exact and the unique index catches case variants.
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def is_verified(self) -> bool:
+        return self.client_id is not None
+
+
+class PhoneNumber(models.Model):
+    """A phone number of a client (main line) or of one of its contacts, in E.164 form."""
+
+    number = models.CharField(max_length=32, db_index=True, help_text="E.164, e.g. +15551234567")
+    label = models.CharField(max_length=50, blank=True, help_text="e.g. mobile, front desk")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="phone_numbers")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="phone_numbers", null=True, blank=True
+    )
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.label})" if self.label else self.number
+
+
+class Contract(models.Model):
+    """The client's support agreement. Support hours are descriptive until SLA calendars land."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contracts")
+    name = models.CharField(max_length=200)
+    support_hours = models.CharField(max_length=200, default="Mon–Fri 08:00–18:00")
+    starts_on = models.DateField(default=timezone.localdate)
+    ends_on = models.DateField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.client}: {self.name}"
+
+    def first_response_minutes(self, priority: str) -> int:
+        for target in self.response_targets.all():
+            if target.priority == priority:
+                return target.first_response_minutes
+        return DEFAULT_FIRST_RESPONSE_MINUTES[Priority(priority)]
+
+
+# Used when a client has no contract or its contract names no target for a priority.
+DEFAULT_FIRST_RESPONSE_MINUTES = {
+    Priority.P1: 30,
+    Priority.P2: 60,
+    Priority.P3: 4 * 60,
+    Priority.P4: 24 * 60,
+}
+
+
+class ResponseTarget(models.Model):
+    """First-response target for one priority under a contract."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="response_targets")
+    priority = models.CharField(max_length=2, choices=Priority.choices)
+    first_response_minutes = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "priority"], name="one_target_per_priority")
+        ]
+        ordering = ["priority"]
+
+    def __str__(self) -> str:
+        return f"{self.priority}: {self.first_response_minutes} min"
+
+
+def first_response_minutes(client: Client | None, priority: str) -> int:
+    """The first-response target for a new ticket: the client's contract, else the default."""
+    contract = client.active_contract() if client is not None else None
+    if contract is None:
+        return DEFAULT_FIRST_RESPONSE_MINUTES[Priority(priority)]
+    return contract.first_response_minutes(priority)

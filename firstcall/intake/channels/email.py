@@ -1,0 +1,88 @@
+"""Email: raw RFC 5322 bytes (from the SMTP listener, import-eml, later IMAP) → IncomingRequest."""
+
+from __future__ import annotations
+
+import hashlib
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from typing import Any
+
+from django.conf import settings
+
+from firstcall.intake.email_parser import EmailRejected, normalize_message_id, parse_email
+from firstcall.intake.models import InboundMessage
+from firstcall.intake.pipeline import IntakeOutcome, ingest
+from firstcall.intake.request import BounceNotice, IncomingAttachment, IncomingRequest, Person, Rejected
+from firstcall.tickets.models import Channel, parse_ticket_number
+
+
+def external_id(raw: bytes) -> str:
+    """The email's Message-ID, or a hash of its bytes when it has none (or it is unreadable)."""
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536])
+        message_id = normalize_message_id(str(headers.get("Message-ID", "") or ""))
+    except Exception:  # malformed headers: fall back to the content hash
+        message_id = None
+    if message_id:
+        return f"mid:{message_id}"
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def ingest_email(
+    raw: bytes,
+    *,
+    mail_from: str | None = None,
+    rcpt_tos: list[str] | None = None,
+    source: str = "smtp",
+    acknowledge: bool = True,
+) -> IntakeOutcome:
+    metadata: dict[str, Any] = {"source": source}
+    if mail_from is not None:
+        metadata["mail_from"] = mail_from
+    if rcpt_tos is not None:
+        metadata["rcpt_tos"] = rcpt_tos
+    return ingest(Channel.EMAIL, external_id(raw), raw, metadata, acknowledge=acknowledge)
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
+
+
+def interpret(inbound: InboundMessage) -> IncomingRequest | BounceNotice:
+    raw = bytes(inbound.raw)
+    try:
+        parsed = parse_email(raw, max_attachment_bytes=settings.FIRSTCALL_MAX_ATTACHMENT_BYTES)
+    except EmailRejected as rejection:
+        raise Rejected(rejection.reason) from None
+    if parsed.header_loop_marker:
+        raise Rejected("this is one of our own outbound messages coming back (mail loop)")
+    if parsed.bounce is not None:
+        bounce = parsed.bounce
+        parts = [p for p in (bounce.action, bounce.status, bounce.recipient, bounce.diagnostic) if p]
+        return BounceNotice(bounce.original_message_id, " · ".join(parts) or "delivery failed")
+    no_ack = parsed.auto_reply_suppressed_reason or ""
+    mail_from = inbound.metadata.get("mail_from")
+    if not no_ack and mail_from is not None and mail_from.strip("<> ") == "":
+        no_ack = "empty envelope sender (automatic mail)"
+    notes = tuple(
+        f"Attachment {dropped.filename!r} ({dropped.content_type}, {_size(dropped.size)}) was not "
+        f"kept: {dropped.reason}. The original email is stored in full."
+        for dropped in parsed.dropped_attachments
+    )
+    recipients = {address: parsed.cc_names.get(address, "") for address in (*parsed.to, *parsed.cc)}
+    return IncomingRequest(
+        sender=Person(parsed.from_address, parsed.from_name),
+        subject=parsed.subject,
+        body_text=parsed.text_body,
+        body_html=parsed.html_body,
+        rfc_message_id=parsed.message_id or "",
+        named_ticket_id=parse_ticket_number(parsed.subject),
+        replies_to=tuple(dict.fromkeys((*parsed.in_reply_to, *reversed(parsed.references)))),
+        participants=tuple(Person(address, name) for address, name in recipients.items()),
+        attachments=tuple(
+            IncomingAttachment(a.filename, a.content_type, a.content) for a in parsed.attachments
+        ),
+        intake_notes=notes,
+        no_acknowledgment_reason=no_ack,
+        sent_at=parsed.date,
+    )

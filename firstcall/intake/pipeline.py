@@ -1,0 +1,327 @@
+"""The one intake pipeline: receive → store raw → identify → thread or open → acknowledge.
+
+Channels call ``receive`` (stores the raw payload, idempotent on channel + external id) and then
+``process`` (one transaction: a crash leaves the payload 'received' for the sweep to retry).
+``ingest`` does both. Channel modules only interpret payloads; they never create tickets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from firstcall.clients.models import Contact, EmailDomain
+from firstcall.intake.models import InboundMessage, InboundStatus
+from firstcall.intake.request import BounceNotice, IncomingRequest, Person, Rejected
+from firstcall.notify.outbound import acknowledgment_rate_exceeded, mark_bounced, schedule_acknowledgment
+from firstcall.tickets.actions import (
+    Actor,
+    add_event,
+    add_message,
+    add_participant,
+    audit,
+    open_ticket,
+    transition,
+)
+from firstcall.tickets.models import Attachment, Channel, Message, MessageKind, Status, Ticket
+
+log = logging.getLogger(__name__)
+
+Interpreter = Callable[[InboundMessage], IncomingRequest | BounceNotice]
+
+# Payloads that failed this often with an unexpected error are left for a person to look at.
+MAX_PROCESSING_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class IntakeOutcome:
+    inbound_id: int
+    status: InboundStatus
+    ticket_id: int | None = None
+    created_ticket: bool = False
+    duplicate: bool = False
+    reason: str = ""
+
+    @property
+    def ticket_number(self) -> str | None:
+        from firstcall.tickets.models import format_ticket_number
+
+        return format_ticket_number(self.ticket_id) if self.ticket_id else None
+
+
+def _interpreter(channel: str) -> Interpreter:
+    """Each channel's module, named after the channel, interprets its own payloads."""
+    module = importlib.import_module(f"firstcall.intake.channels.{channel}")
+    interpret: Interpreter = module.interpret
+    return interpret
+
+
+def receive(
+    channel: Channel, external_id: str, raw: bytes, metadata: dict[str, Any] | None = None
+) -> tuple[InboundMessage, bool]:
+    """Store the raw payload. Returns (row, created); a redelivery returns the first row."""
+    if len(external_id) > 255:
+        external_id = "sha256:" + hashlib.sha256(external_id.encode()).hexdigest()
+    try:
+        with transaction.atomic():
+            inbound = InboundMessage.objects.create(
+                channel=channel, external_id=external_id, raw=raw, metadata=metadata or {}
+            )
+        return inbound, True
+    except IntegrityError:
+        existing = InboundMessage.objects.get(channel=channel, external_id=external_id)
+        InboundMessage.objects.filter(pk=existing.pk).update(
+            duplicate_deliveries=F("duplicate_deliveries") + 1
+        )
+        return existing, False
+
+
+def ingest(
+    channel: Channel,
+    external_id: str,
+    raw: bytes,
+    metadata: dict[str, Any] | None = None,
+    *,
+    acknowledge: bool = True,
+) -> IntakeOutcome:
+    inbound, created = receive(channel, external_id, raw, metadata)
+    if not created and inbound.status != InboundStatus.RECEIVED:
+        return IntakeOutcome(
+            inbound.pk, InboundStatus(inbound.status), inbound.ticket_id, duplicate=True,
+            reason=inbound.reason,
+        )
+    return process(inbound.pk, acknowledge=acknowledge)
+
+
+def process(inbound_id: int, *, acknowledge: bool = True) -> IntakeOutcome:
+    """Turn a stored payload into a ticket entry, once. Safe to call again and concurrently."""
+    try:
+        with transaction.atomic():
+            inbound = InboundMessage.objects.select_for_update().get(pk=inbound_id)
+            if inbound.status != InboundStatus.RECEIVED:
+                return IntakeOutcome(
+                    inbound.pk, InboundStatus(inbound.status), inbound.ticket_id, duplicate=True,
+                    reason=inbound.reason,
+                )
+            try:
+                interpreted = _interpreter(inbound.channel)(inbound)
+            except Rejected as rejection:
+                return _finish(inbound, InboundStatus.REJECTED, None, reason=rejection.reason)
+            if isinstance(interpreted, BounceNotice):
+                return _attach_bounce(inbound, interpreted)
+            ticket, created = _thread_or_open(inbound, interpreted, acknowledge=acknowledge)
+            return _finish(inbound, InboundStatus.PROCESSED, ticket, created=created)
+    except Exception as error:
+        # The transaction rolled back; keep the payload 'received' with the error for a retry.
+        InboundMessage.objects.filter(pk=inbound_id).update(
+            processing_attempts=F("processing_attempts") + 1,
+            reason=f"processing failed: {type(error).__name__}: {error}"[:500],
+        )
+        log.exception("processing inbound message %s failed", inbound_id)
+        raise
+
+
+def _finish(
+    inbound: InboundMessage,
+    status: InboundStatus,
+    ticket: Ticket | None,
+    *,
+    created: bool = False,
+    reason: str = "",
+) -> IntakeOutcome:
+    InboundMessage.objects.filter(pk=inbound.pk).update(
+        status=status, reason=reason[:500], ticket=ticket, processed_at=timezone.now(),
+        processing_attempts=F("processing_attempts") + 1,
+    )
+    return IntakeOutcome(
+        inbound.pk, status, ticket.pk if ticket else None, created_ticket=created, reason=reason
+    )
+
+
+def _attach_bounce(inbound: InboundMessage, bounce: BounceNotice) -> IntakeOutcome:
+    delivery = mark_bounced(bounce.original_message_id, bounce.summary) if bounce.original_message_id else None
+    if delivery is None:
+        return _finish(
+            inbound, InboundStatus.REJECTED, None,
+            reason=f"bounce about a message we did not send: {bounce.summary}",
+        )
+    ticket = delivery.message.ticket
+    add_event(ticket, f"Email to {delivery.to_address} bounced: {bounce.summary}")
+    return _finish(inbound, InboundStatus.PROCESSED, ticket)
+
+
+def identify(person: Person, actor_label: str) -> Contact:
+    """The known contact with this address; else a new contact, of the client owning the
+    address's domain if any (otherwise an unverified requester with no client)."""
+    address = person.email.strip().lower()
+    contact = Contact.objects.select_related("client").filter(email=address).first()
+    if contact is not None:
+        return contact
+    domain = address.rpartition("@")[2]
+    owner = EmailDomain.objects.select_related("client").filter(domain=domain).first()
+    try:
+        with transaction.atomic():
+            contact = Contact.objects.create(
+                client=owner.client if owner else None, name=person.name[:200], email=address
+            )
+    except IntegrityError:  # created by a concurrent message from the same new sender
+        return Contact.objects.select_related("client").get(email=address)
+    audit(None, Actor.system(actor_label), "contact_created", after={"email": address, "client": str(contact.client or "")})
+    return contact
+
+
+def _is_our_address(address: str) -> bool:
+    address = address.lower()
+    domain = "@" + address.rpartition("@")[2]
+    accepted = settings.FIRSTCALL_ACCEPTED_ADDRESSES
+    return address == settings.DEFAULT_FROM_EMAIL.lower() or address in accepted or domain in accepted
+
+
+def _find_thread(request: IncomingRequest, sender: Contact) -> Ticket | None:
+    if request.replies_to:
+        earlier = (
+            Message.objects.filter(rfc_message_id__in=request.replies_to)
+            .select_related("ticket")
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if earlier is not None:
+            return earlier.ticket
+    if request.named_ticket_id is not None:
+        named = Ticket.objects.filter(pk=request.named_ticket_id).first()
+        # A ticket number in a subject is only trusted from people of that ticket: anyone can
+        # type a number, and an outsider's mail must never land on another client's ticket.
+        if named is not None and (
+            named.requester_id == sender.pk
+            or (named.client_id is not None and named.client_id == sender.client_id)
+            or named.participants.filter(pk=sender.pk).exists()
+        ):
+            return named
+    return None
+
+
+def _thread_or_open(
+    inbound: InboundMessage, request: IncomingRequest, *, acknowledge: bool
+) -> tuple[Ticket, bool]:
+    channel = Channel(inbound.channel)
+    actor_label = f"{channel.label} intake"
+    sender = identify(request.sender, actor_label)
+    actor = Actor(contact=sender, label=actor_label)
+    ticket = _find_thread(request, sender)
+    created = False
+    if ticket is not None and ticket.status == Status.CLOSED and ticket.closed_at is not None:
+        window = timedelta(days=settings.FIRSTCALL_REOPEN_CLOSED_WITHIN_DAYS)
+        if timezone.now() - ticket.closed_at > window:
+            previous = ticket
+            ticket = _open(request, sender, channel, actor, follows_up=previous)
+            add_event(previous, f"A later reply opened follow-up ticket {ticket.number}.")
+            created = True
+    if ticket is None:
+        ticket = _open(request, sender, channel, actor, follows_up=None)
+        created = True
+    elif not created and ticket.status in (Status.RESOLVED, Status.CLOSED, Status.WAITING_ON_CLIENT):
+        transition(ticket, Status.OPEN, actor=actor, reason=f"{channel.label} reply from {sender.email}")
+    message = add_message(
+        ticket,
+        kind=MessageKind.INBOUND,
+        channel=channel,
+        body_text=request.body_text,
+        body_html=request.body_html,
+        subject=request.subject,
+        rfc_message_id=request.rfc_message_id,
+        inbound_id=inbound.pk,
+        actor=actor,
+    )
+    _save_attachments(message, request)
+    for note in request.intake_notes:
+        add_event(ticket, note)
+    if not created:
+        add_participant(ticket, sender, actor=actor)
+    for person in request.participants:
+        if person.email.lower() != sender.email and not _is_our_address(person.email):
+            add_participant(ticket, identify(person, actor_label), actor=actor)
+    if created:
+        _acknowledge(ticket, message, sender, request, enabled=acknowledge)
+    return ticket, created
+
+
+def _open(
+    request: IncomingRequest, sender: Contact, channel: Channel, actor: Actor, *, follows_up: Ticket | None
+) -> Ticket:
+    return open_ticket(
+        client=sender.client,
+        requester=sender,
+        subject=request.subject,
+        channel=channel,
+        actor=actor,
+        is_emergency=request.is_emergency,
+        unverified_requester=sender.client_id is None,
+        follows_up=follows_up,
+    )
+
+
+def _save_attachments(message: Message, request: IncomingRequest) -> None:
+    for incoming in request.attachments:
+        digest = hashlib.sha256(incoming.content).hexdigest()
+        attachment = Attachment(
+            message=message,
+            filename=incoming.filename[:255],
+            content_type=incoming.content_type[:255],
+            size=len(incoming.content),
+            sha256=digest,
+        )
+        attachment.file.save(digest, ContentFile(incoming.content), save=True)
+
+
+def _acknowledge(
+    ticket: Ticket, message: Message, sender: Contact, request: IncomingRequest, *, enabled: bool
+) -> None:
+    if not enabled:
+        return
+    reason = request.no_acknowledgment_reason
+    if not reason and not sender.email:
+        reason = "the requester has no email address"
+    if not reason and _is_our_address(sender.email):
+        reason = "the sender is one of our own addresses"
+    if not reason and acknowledgment_rate_exceeded(sender.email):
+        reason = (
+            f"{sender.email} already got {settings.FIRSTCALL_ACK_RATE_LIMIT_PER_HOUR} "
+            "acknowledgments in the last hour (possible mail loop)"
+        )
+    if reason:
+        add_event(ticket, f"Acknowledgment not sent: {reason}.")
+        return
+    schedule_acknowledgment(ticket, message, sender.email)
+
+
+def retry_stuck_inbound(older_than: timedelta = timedelta(seconds=30), limit: int = 200) -> int:
+    """Process payloads stored but never processed (a crash, a worker down). For the sweep."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        InboundMessage.objects.filter(
+            status=InboundStatus.RECEIVED,
+            received_at__lte=cutoff,
+            processing_attempts__lt=MAX_PROCESSING_ATTEMPTS,
+        )
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    done = 0
+    for inbound_id in ids:
+        try:
+            process(inbound_id)
+            done += 1
+        except Exception:  # already logged and recorded on the row by process()
+            continue
+    return done

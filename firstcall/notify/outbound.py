@@ -1,0 +1,205 @@
+"""Scheduling, sending and retrying outbound messages. Every one is a Message on the timeline
+and a Delivery row (the outbox); a worker claims a row atomically, so two workers never send
+the same message twice, and a failure is retried with growing delays."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from email.utils import make_msgid
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from firstcall.clients.models import first_response_minutes
+from firstcall.notify.models import Delivery, DeliveryPurpose, DeliveryStatus
+from firstcall.tickets.actions import Actor, add_event, add_message
+from firstcall.tickets.models import Channel, Message, MessageKind, Ticket
+
+log = logging.getLogger(__name__)
+
+CLAIM_SECONDS = 120
+
+
+def _new_message_id() -> str:
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "firstcall.localhost"
+    return make_msgid(idstring="fc", domain=domain).strip("<>")
+
+
+def _enqueue_on_commit(delivery_id: int) -> None:
+    from firstcall.notify.tasks import deliver
+
+    transaction.on_commit(lambda: deliver(delivery_id))
+
+
+def acknowledgment_rate_exceeded(address: str) -> bool:
+    since = timezone.now() - timedelta(hours=1)
+    sent = Delivery.objects.filter(
+        to_address=address, purpose=DeliveryPurpose.ACKNOWLEDGMENT, created_at__gte=since
+    ).count()
+    return sent >= settings.FIRSTCALL_ACK_RATE_LIMIT_PER_HOUR
+
+
+def _format_local(ticket: Ticket) -> str:
+    zone = ZoneInfo(ticket.client.time_zone if ticket.client else settings.TIME_ZONE)
+    due = ticket.first_response_due_at
+    assert due is not None
+    local = due.astimezone(zone)
+    return f"{local:%A %d %B %Y, %H:%M} ({zone.key})"
+
+
+def describe_target(minutes: int) -> str:
+    if minutes % (24 * 60) == 0:
+        days = minutes // (24 * 60)
+        return "1 day" if days == 1 else f"{days} days"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "1 hour" if hours == 1 else f"{hours} hours"
+    return f"{minutes} minutes"
+
+
+def schedule_acknowledgment(ticket: Ticket, inbound_message: Message, to_address: str) -> Message:
+    """Queue the acknowledgment of a new ticket; it goes out after the transaction commits."""
+    rfc_message_id = _new_message_id()
+    in_reply_to = inbound_message.rfc_message_id
+    subject = f"[{ticket.number}] {inbound_message.subject or ticket.subject}"
+    if not subject.lower().startswith(f"[{ticket.number.lower()}] re:"):
+        subject = f"[{ticket.number}] Re: {inbound_message.subject or ticket.subject}"
+    body = render_to_string(
+        "notify/acknowledgment.txt",
+        {
+            "ticket": ticket,
+            "summary": (inbound_message.body_text.strip() or ticket.subject)[:400],
+            "target": describe_target(first_response_minutes(ticket.client, ticket.priority)),
+            "due_local": _format_local(ticket),
+            "msp_name": settings.FIRSTCALL_MSP_NAME,
+            "portal_url": settings.FIRSTCALL_PUBLIC_URL,
+        },
+    )
+    message = add_message(
+        ticket,
+        kind=MessageKind.AUTO_REPLY,
+        channel=Channel.EMAIL,
+        body_text=body,
+        subject=subject,
+        rfc_message_id=rfc_message_id,
+        actor=Actor.system("acknowledgment"),
+    )
+    delivery = Delivery.objects.create(
+        message=message,
+        purpose=DeliveryPurpose.ACKNOWLEDGMENT,
+        to_address=to_address,
+        from_address=settings.DEFAULT_FROM_EMAIL,
+        subject=subject,
+        body_text=body,
+        rfc_message_id=rfc_message_id,
+        in_reply_to=in_reply_to,
+        references=in_reply_to,
+        auto_submitted=True,
+    )
+    _enqueue_on_commit(delivery.pk)
+    return message
+
+
+def schedule_reply(ticket: Ticket, message: Message, to_address: str) -> Delivery:
+    """Queue a staff reply (already on the timeline as ``message``) for sending by email."""
+    rfc_message_id = message.rfc_message_id or _new_message_id()
+    if not message.rfc_message_id:
+        Message.objects.filter(pk=message.pk).update(rfc_message_id=rfc_message_id)
+        message.rfc_message_id = rfc_message_id
+    thread_ids = list(
+        ticket.messages.exclude(rfc_message_id="")
+        .exclude(pk=message.pk)
+        .order_by("created_at", "id")
+        .values_list("rfc_message_id", flat=True)
+    )
+    delivery = Delivery.objects.create(
+        message=message,
+        purpose=DeliveryPurpose.REPLY,
+        to_address=to_address,
+        from_address=settings.DEFAULT_FROM_EMAIL,
+        subject=message.subject or f"[{ticket.number}] Re: {ticket.subject}",
+        body_text=message.body_text,
+        rfc_message_id=rfc_message_id,
+        in_reply_to=thread_ids[-1] if thread_ids else "",
+        references=" ".join(thread_ids[-20:]),
+    )
+    _enqueue_on_commit(delivery.pk)
+    return delivery
+
+
+def retry_delay(attempts: int) -> timedelta:
+    return timedelta(seconds=settings.FIRSTCALL_DELIVERY_FIRST_RETRY_SECONDS * 2 ** (attempts - 1))
+
+
+def deliver_now(delivery_id: int) -> DeliveryStatus | None:
+    """Claim and send one delivery. Returns the new status, or None if another worker has it
+    or it is not due. On failure the row goes back to pending with a later next_attempt_at."""
+    from firstcall.notify.email import send_email
+
+    now = timezone.now()
+    claimed = Delivery.objects.filter(
+        pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+    ).update(status=DeliveryStatus.SENDING, claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+    if claimed != 1:
+        return None
+    delivery = Delivery.objects.select_related("message__ticket").get(pk=delivery_id)
+    attempts = delivery.attempts + 1
+    try:
+        send_email(delivery)
+    except Exception as error:  # any transport failure is retried; the error is recorded
+        reason = f"{type(error).__name__}: {error}"[:500]
+        if attempts >= settings.FIRSTCALL_DELIVERY_MAX_ATTEMPTS:
+            with transaction.atomic():
+                Delivery.objects.filter(pk=delivery_id).update(
+                    status=DeliveryStatus.FAILED, attempts=attempts, last_error=reason, claimed_until=None
+                )
+                add_event(
+                    delivery.message.ticket,
+                    f"Gave up sending the {delivery.get_purpose_display().lower()} to "
+                    f"{delivery.to_address} after {attempts} attempts: {reason}",
+                )
+            log.error("delivery %s failed for good: %s", delivery_id, reason)
+            return DeliveryStatus.FAILED
+        next_attempt = timezone.now() + retry_delay(attempts)
+        Delivery.objects.filter(pk=delivery_id).update(
+            status=DeliveryStatus.PENDING,
+            attempts=attempts,
+            last_error=reason,
+            next_attempt_at=next_attempt,
+            claimed_until=None,
+        )
+        log.warning("delivery %s failed (attempt %s), retry at %s: %s", delivery_id, attempts, next_attempt, reason)
+        from firstcall.notify.tasks import deliver
+
+        deliver.schedule((delivery_id,), eta=next_attempt)
+        return DeliveryStatus.PENDING
+    Delivery.objects.filter(pk=delivery_id).update(
+        status=DeliveryStatus.SENT, attempts=attempts, sent_at=timezone.now(), last_error="", claimed_until=None
+    )
+    return DeliveryStatus.SENT
+
+
+def due_delivery_ids(limit: int = 500) -> list[int]:
+    """Deliveries the sweep should (re)try: pending and due, or claimed by a worker that died."""
+    now = timezone.now()
+    Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_until__lt=now).update(
+        status=DeliveryStatus.PENDING, claimed_until=None
+    )
+    return list(
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def mark_bounced(rfc_message_id: str, reason: str) -> Delivery | None:
+    delivery = Delivery.objects.select_related("message__ticket").filter(rfc_message_id=rfc_message_id).first()
+    if delivery is None:
+        return None
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.BOUNCED, last_error=reason[:500])
+    delivery.status = DeliveryStatus.BOUNCED
+    return delivery

@@ -1,0 +1,249 @@
+"""Django settings for firstcall.
+
+Every setting a user may change comes from the environment, is documented in README.md's
+configuration table, and fails loudly on a bad value (settings are read when Django starts,
+so tests override them with ``django.test.override_settings``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DATA_DIR = Path(env_str("FIRSTCALL_DATA_DIR", str(Path.cwd() / "firstcall-data"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in the data folder."""
+    from_env = os.environ.get("SECRET_KEY", "").strip()
+    if from_env:
+        return from_env
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "huey.contrib.djhuey",
+    "firstcall.accounts",
+    "firstcall.clients",
+    "firstcall.tickets",
+    "firstcall.intake",
+    "firstcall.notify",
+    "firstcall.console",
+    "firstcall.portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "firstcall.urls"
+WSGI_APPLICATION = "firstcall.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _databases() -> dict[str, Any]:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        url = f"sqlite:///{DATA_DIR / 'firstcall.sqlite3'}"
+    try:
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
+    except ValueError as error:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Web server, worker and SMTP listener share one SQLite file: WAL lets readers run beside
+        # a writer, IMMEDIATE takes the write lock up front so two writers queue instead of failing.
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+        config.setdefault("TEST", {})["NAME"] = str(DATA_DIR / "test-firstcall.sqlite3")
+    return {"default": config}
+
+
+DATABASES = _databases()
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:ticket_list"
+LOGOUT_REDIRECT_URL = "console:login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+try:
+    ZoneInfo(TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"TIME_ZONE {TIME_ZONE!r} is not an IANA time zone name") from None
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+# Attachments live outside any web root and are served only through a permission-checked view.
+MEDIA_ROOT = DATA_DIR / "attachments"
+MEDIA_URL = "/attachments-not-served-directly/"
+
+# Huey: SQLite file beside the database by default, Redis when REDIS_URL is set.
+REDIS_URL = env_str("REDIS_URL", "")
+HUEY_IMMEDIATE = env_bool("FIRSTCALL_HUEY_IMMEDIATE", False)
+if REDIS_URL:
+    HUEY: dict[str, Any] = {
+        "huey_class": "huey.PriorityRedisHuey",
+        "name": env_str("FIRSTCALL_HUEY_NAME", "firstcall"),
+        "url": REDIS_URL,
+        "immediate": HUEY_IMMEDIATE,
+        "utc": True,
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": env_str("FIRSTCALL_HUEY_NAME", "firstcall"),
+        "filename": str(DATA_DIR / "huey.sqlite3"),
+        "immediate": HUEY_IMMEDIATE,
+        "utc": True,
+    }
+HUEY["consumer"] = {
+    "workers": env_int("FIRSTCALL_WORKER_THREADS", 4, minimum=1),
+    "worker_type": "thread",
+    "initial_delay": 0.05,
+    "backoff": 1.15,
+    "max_delay": 0.25,
+    "periodic": True,
+    "check_worker_health": True,
+}
+
+# Inbound email: the SMTP listener and which addresses it accepts.
+FIRSTCALL_SMTP_HOST = env_str("FIRSTCALL_SMTP_HOST", "127.0.0.1")
+FIRSTCALL_SMTP_PORT = env_int("FIRSTCALL_SMTP_PORT", 2525)
+# Full addresses ("support@msp.example") or whole domains ("@msp.example").
+FIRSTCALL_ACCEPTED_ADDRESSES = [
+    a.lower() for a in env_list("FIRSTCALL_ACCEPTED_ADDRESSES", "support@firstcall.localhost")
+]
+FIRSTCALL_MAX_MESSAGE_BYTES = env_int("FIRSTCALL_MAX_MESSAGE_BYTES", 40 * 1024 * 1024, minimum=1024)
+FIRSTCALL_MAX_ATTACHMENT_BYTES = env_int("FIRSTCALL_MAX_ATTACHMENT_BYTES", 15 * 1024 * 1024)
+# A reply to a ticket closed longer ago than this opens a new ticket linked to the old one.
+FIRSTCALL_REOPEN_CLOSED_WITHIN_DAYS = env_int("FIRSTCALL_REOPEN_CLOSED_WITHIN_DAYS", 14)
+# Acknowledgments to one address within an hour before we stop answering (autoresponder ping-pong).
+FIRSTCALL_ACK_RATE_LIMIT_PER_HOUR = env_int("FIRSTCALL_ACK_RATE_LIMIT_PER_HOUR", 5, minimum=1)
+FIRSTCALL_PUBLIC_URL = env_str("FIRSTCALL_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+FIRSTCALL_MSP_NAME = env_str("FIRSTCALL_MSP_NAME", "firstcall")
+
+# Outbound email (acknowledgments, replies).
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support@firstcall.localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+# Retries of a failing outbound delivery: delays grow 30 s, 60 s, 120 s ... up to this many tries.
+FIRSTCALL_DELIVERY_MAX_ATTEMPTS = env_int("FIRSTCALL_DELIVERY_MAX_ATTEMPTS", 8, minimum=1)
+FIRSTCALL_DELIVERY_FIRST_RETRY_SECONDS = env_int("FIRSTCALL_DELIVERY_FIRST_RETRY_SECONDS", 30)
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"huey": {"level": "WARNING"}, "mail.log": {"level": "WARNING"}},
+}

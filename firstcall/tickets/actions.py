@@ -1,0 +1,218 @@
+"""Every state-changing operation on a ticket, in one place. Each writes an audit event.
+
+Callers run these inside a transaction (the intake pipeline, console views, the API); side
+effects such as outbound mail are scheduled with ``transaction.on_commit`` by notify.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from firstcall.accounts.models import User
+from firstcall.clients.models import Client, Contact, first_response_minutes
+from firstcall.tickets.models import (
+    AuditEvent,
+    Channel,
+    Direction,
+    Message,
+    MessageKind,
+    Status,
+    Ticket,
+)
+from firstcall.triage.priority import initial_priority
+
+# The one list of allowed status changes. Reopening a closed ticket is allowed here; whether a
+# late reply reopens it or opens a follow-up ticket is intake's decision (the reopen window).
+ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.NEW: frozenset({Status.OPEN, Status.WAITING_ON_CLIENT, Status.RESOLVED, Status.CLOSED}),
+    Status.OPEN: frozenset({Status.WAITING_ON_CLIENT, Status.RESOLVED, Status.CLOSED}),
+    Status.WAITING_ON_CLIENT: frozenset({Status.OPEN, Status.RESOLVED, Status.CLOSED}),
+    Status.RESOLVED: frozenset({Status.OPEN, Status.CLOSED}),
+    Status.CLOSED: frozenset({Status.OPEN}),
+}
+
+
+class IllegalTransition(ValueError):
+    def __init__(self, ticket: Ticket, to: Status) -> None:
+        current = Status(ticket.status)
+        allowed = ", ".join(sorted(s.label.lower() for s in ALLOWED_TRANSITIONS[current])) or "none"
+        super().__init__(
+            f"{ticket.number} cannot go from {current.label.lower()} to {to.label.lower()}; "
+            f"allowed: {allowed}"
+        )
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a staff user, a client contact, or the system (with a label)."""
+
+    user: User | None = None
+    contact: Contact | None = None
+    label: str = "system"
+
+    @classmethod
+    def system(cls, label: str = "system") -> Actor:
+        return cls(label=label)
+
+
+def audit(
+    ticket: Ticket | None,
+    actor: Actor,
+    action: str,
+    *,
+    field: str = "",
+    before: Any = None,
+    after: Any = None,
+    reason: str = "",
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        ticket=ticket,
+        actor_user=actor.user,
+        actor_contact=actor.contact,
+        actor_label=actor.label,
+        action=action,
+        field=field,
+        before=before,
+        after=after,
+        reason=reason[:300],
+    )
+
+
+def open_ticket(
+    *,
+    client: Client | None,
+    requester: Contact,
+    subject: str,
+    channel: Channel,
+    actor: Actor,
+    is_emergency: bool = False,
+    unverified_requester: bool = False,
+    follows_up: Ticket | None = None,
+) -> Ticket:
+    decision = initial_priority(is_emergency=is_emergency)
+    now = timezone.now()
+    ticket = Ticket.objects.create(
+        client=client,
+        requester=requester,
+        subject=(subject.strip() or "(no subject)")[:300],
+        channel=channel,
+        priority=decision.priority,
+        priority_explanation=decision.explanation,
+        is_emergency=is_emergency,
+        unverified_requester=unverified_requester,
+        follows_up=follows_up,
+        created_at=now,
+        updated_at=now,
+    )
+    minutes = first_response_minutes(client, decision.priority)
+    ticket.first_response_due_at = now + timedelta(minutes=minutes)
+    Ticket.objects.filter(pk=ticket.pk).update(first_response_due_at=ticket.first_response_due_at)
+    audit(ticket, actor, "ticket_opened", after={"status": ticket.status, "priority": ticket.priority})
+    return ticket
+
+
+def add_message(
+    ticket: Ticket,
+    *,
+    kind: MessageKind,
+    channel: Channel,
+    body_text: str,
+    actor: Actor,
+    subject: str = "",
+    body_html: str = "",
+    rfc_message_id: str = "",
+    inbound_id: int | None = None,
+    created_at: datetime | None = None,
+) -> Message:
+    direction = {
+        MessageKind.INBOUND: Direction.IN,
+        MessageKind.REPLY: Direction.OUT,
+        MessageKind.AUTO_REPLY: Direction.OUT,
+        MessageKind.NOTE: Direction.INTERNAL,
+        MessageKind.EVENT: Direction.INTERNAL,
+    }[kind]
+    now = created_at or timezone.now()
+    message = Message.objects.create(
+        ticket=ticket,
+        kind=kind,
+        direction=direction,
+        channel=channel,
+        author_user=actor.user,
+        author_contact=actor.contact,
+        subject=subject[:300],
+        body_text=body_text,
+        body_html=body_html,
+        rfc_message_id=rfc_message_id[:255],
+        inbound_id=inbound_id,
+        created_at=now,
+    )
+    updates: dict[str, Any] = {"updated_at": now}
+    # First response is the first public reply by staff; acknowledgments and notes do not count.
+    if kind == MessageKind.REPLY and actor.user is not None and ticket.first_response_at is None:
+        updates["first_response_at"] = now
+        audit(ticket, actor, "first_response", field="first_response_at", after=now.isoformat())
+    Ticket.objects.filter(pk=ticket.pk).update(**updates)
+    for name, value in updates.items():
+        setattr(ticket, name, value)
+    return message
+
+
+def add_event(ticket: Ticket, text: str, *, actor: Actor | None = None) -> Message:
+    """A system line on the timeline (e.g. 'attachment dropped', 'acknowledgment not sent')."""
+    return add_message(
+        ticket,
+        kind=MessageKind.EVENT,
+        channel=Channel.CONSOLE,
+        body_text=text,
+        actor=actor or Actor.system(),
+    )
+
+
+def transition(ticket: Ticket, to: Status, *, actor: Actor, reason: str = "") -> Ticket:
+    """Move a ticket to another status, or raise IllegalTransition with the allowed ones."""
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        current = Status(locked.status)
+        if to not in ALLOWED_TRANSITIONS[current]:
+            raise IllegalTransition(locked, to)
+        now = timezone.now()
+        updates: dict[str, Any] = {"status": to, "updated_at": now}
+        if to == Status.RESOLVED:
+            updates["resolved_at"] = now
+        elif to == Status.CLOSED:
+            updates["closed_at"] = now
+            if locked.resolved_at is None:
+                updates["resolved_at"] = now
+        elif current in (Status.RESOLVED, Status.CLOSED):
+            updates["resolved_at"] = None
+            updates["closed_at"] = None
+        Ticket.objects.filter(pk=locked.pk).update(**updates)
+        audit(locked, actor, "status_changed", field="status", before=current, after=to, reason=reason)
+    for name, value in updates.items():
+        setattr(ticket, name, value)
+    return ticket
+
+
+def assign(ticket: Ticket, assignee: User | None, *, actor: Actor) -> Ticket:
+    before = ticket.assignee.username if ticket.assignee else None
+    after = assignee.username if assignee else None
+    if before == after:
+        return ticket
+    Ticket.objects.filter(pk=ticket.pk).update(assignee=assignee, updated_at=timezone.now())
+    ticket.assignee = assignee
+    audit(ticket, actor, "assigned", field="assignee", before=before, after=after)
+    return ticket
+
+
+def add_participant(ticket: Ticket, contact: Contact, *, actor: Actor) -> bool:
+    """Add someone (e.g. a CC'd colleague) to the ticket; False if already there."""
+    if contact.pk == ticket.requester_id or ticket.participants.filter(pk=contact.pk).exists():
+        return False
+    ticket.participants.add(contact)
+    audit(ticket, actor, "participant_added", field="participants", after=contact.email or str(contact))
+    return True

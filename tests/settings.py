@@ -1,0 +1,19 @@
+"""Test settings: the product settings with a throwaway data folder and tasks run inline.
+
+Environment variables (DATABASE_URL, REDIS_URL) still apply, so CI runs the same suite on
+PostgreSQL + Redis.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("FIRSTCALL_DATA_DIR", tempfile.mkdtemp(prefix="firstcall-test-"))
+os.environ.setdefault("FIRSTCALL_HUEY_IMMEDIATE", "true")
+os.environ.setdefault("FIRSTCALL_ACCEPTED_ADDRESSES", "support@msp.example,help@msp.example,verify@msp.example")
+os.environ.setdefault("DEFAULT_FROM_EMAIL", "support@msp.example")
+
+from firstcall.settings import *  # noqa: E402,F403
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
