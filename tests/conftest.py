@@ -25,17 +25,23 @@ def _media_in_tmp(tmp_path: Any, settings: Any) -> None:
 
 @pytest.fixture
 def alice(db: None) -> User:
-    return User.objects.create_user("alice", "alice@msp.example", "alice-pass-123", role=Role.OWNER, first_name="Alice")
+    return User.objects.create_user(
+        "alice", "alice@msp.example", "alice-pass-123", role=Role.OWNER, first_name="Alice"
+    )
 
 
 @pytest.fixture
 def bob(db: None) -> User:
-    return User.objects.create_user("bob", "bob@msp.example", "bob-pass-123", role=Role.TECHNICIAN, first_name="Bob")
+    return User.objects.create_user(
+        "bob", "bob@msp.example", "bob-pass-123", role=Role.TECHNICIAN, first_name="Bob"
+    )
 
 
 @pytest.fixture
 def erin(db: None) -> User:
-    return User.objects.create_user("erin", "erin@msp.example", "erin-pass-123", role=Role.ENGINEER, first_name="Erin")
+    return User.objects.create_user(
+        "erin", "erin@msp.example", "erin-pass-123", role=Role.ENGINEER, first_name="Erin"
+    )
 
 
 @pytest.fixture
@@ -43,7 +49,9 @@ def dental(db: None) -> Client:
     client = Client.objects.create(name="Bright Smile Dental", time_zone="America/Chicago")
     EmailDomain.objects.create(client=client, domain="brightsmile.example")
     PhoneNumber.objects.create(client=client, number="+13125550100", label="front desk")
-    contract = Contract.objects.create(client=client, name="Managed Care Gold", support_hours="Mon–Fri 07:00–19:00")
+    contract = Contract.objects.create(
+        client=client, name="Managed Care Gold", support_hours="Mon–Fri 07:00–19:00"
+    )
     for priority, minutes in (("P1", 15), ("P2", 60), ("P3", 120), ("P4", 480)):
         ResponseTarget.objects.create(contract=contract, priority=priority, first_response_minutes=minutes)
     return client
@@ -51,7 +59,9 @@ def dental(db: None) -> Client:
 
 @pytest.fixture
 def dana(dental: Client) -> Contact:
-    contact = Contact.objects.create(client=dental, name="Dana Reyes", email="dana@brightsmile.example", is_vip=True)
+    contact = Contact.objects.create(
+        client=dental, name="Dana Reyes", email="dana@brightsmile.example", is_vip=True
+    )
     PhoneNumber.objects.create(client=dental, contact=contact, number="+13125550111", label="mobile")
     return contact
 

@@ -9,10 +9,12 @@ import tempfile
 
 os.environ.setdefault("FIRSTCALL_DATA_DIR", tempfile.mkdtemp(prefix="firstcall-test-"))
 os.environ.setdefault("FIRSTCALL_HUEY_IMMEDIATE", "true")
-os.environ.setdefault("FIRSTCALL_ACCEPTED_ADDRESSES", "support@msp.example,help@msp.example,verify@msp.example")
+os.environ.setdefault(
+    "FIRSTCALL_ACCEPTED_ADDRESSES", "support@msp.example,help@msp.example,verify@msp.example"
+)
 os.environ.setdefault("DEFAULT_FROM_EMAIL", "support@msp.example")
 
-from firstcall.settings import *  # noqa: E402,F403
+from firstcall.settings import *  # noqa: F403
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -24,9 +24,7 @@ class InboundMessage(models.Model):
     raw = models.BinaryField()
     # Transport facts that are not in the payload: SMTP envelope, peer address, API user...
     metadata: models.JSONField[dict[str, Any]] = models.JSONField(default=dict, blank=True)
-    status = models.CharField(
-        max_length=20, choices=InboundStatus.choices, default=InboundStatus.RECEIVED
-    )
+    status = models.CharField(max_length=20, choices=InboundStatus.choices, default=InboundStatus.RECEIVED)
     reason = models.CharField(max_length=500, blank=True, help_text="Why rejected, or the last error")
     processing_attempts = models.PositiveSmallIntegerField(default=0)
     # How often the same payload arrived again (redelivery); it is processed only once.

@@ -98,7 +98,10 @@ def ingest(
     inbound, created = receive(channel, external_id, raw, metadata)
     if not created and inbound.status != InboundStatus.RECEIVED:
         return IntakeOutcome(
-            inbound.pk, InboundStatus(inbound.status), inbound.ticket_id, duplicate=True,
+            inbound.pk,
+            InboundStatus(inbound.status),
+            inbound.ticket_id,
+            duplicate=True,
             reason=inbound.reason,
         )
     return process(inbound.pk, acknowledge=acknowledge)
@@ -111,7 +114,10 @@ def process(inbound_id: int, *, acknowledge: bool = True) -> IntakeOutcome:
             inbound = InboundMessage.objects.select_for_update().get(pk=inbound_id)
             if inbound.status != InboundStatus.RECEIVED:
                 return IntakeOutcome(
-                    inbound.pk, InboundStatus(inbound.status), inbound.ticket_id, duplicate=True,
+                    inbound.pk,
+                    InboundStatus(inbound.status),
+                    inbound.ticket_id,
+                    duplicate=True,
                     reason=inbound.reason,
                 )
             try:
@@ -141,7 +147,10 @@ def _finish(
     reason: str = "",
 ) -> IntakeOutcome:
     InboundMessage.objects.filter(pk=inbound.pk).update(
-        status=status, reason=reason[:500], ticket=ticket, processed_at=timezone.now(),
+        status=status,
+        reason=reason[:500],
+        ticket=ticket,
+        processed_at=timezone.now(),
         processing_attempts=F("processing_attempts") + 1,
     )
     return IntakeOutcome(
@@ -150,10 +159,14 @@ def _finish(
 
 
 def _attach_bounce(inbound: InboundMessage, bounce: BounceNotice) -> IntakeOutcome:
-    delivery = mark_bounced(bounce.original_message_id, bounce.summary) if bounce.original_message_id else None
+    delivery = (
+        mark_bounced(bounce.original_message_id, bounce.summary) if bounce.original_message_id else None
+    )
     if delivery is None:
         return _finish(
-            inbound, InboundStatus.REJECTED, None,
+            inbound,
+            InboundStatus.REJECTED,
+            None,
             reason=f"bounce about a message we did not send: {bounce.summary}",
         )
     ticket = delivery.message.ticket
@@ -177,7 +190,12 @@ def identify(person: Person, actor_label: str) -> Contact:
             )
     except IntegrityError:  # created by a concurrent message from the same new sender
         return Contact.objects.select_related("client").get(email=address)
-    audit(None, Actor.system(actor_label), "contact_created", after={"email": address, "client": str(contact.client or "")})
+    audit(
+        None,
+        Actor.system(actor_label),
+        "contact_created",
+        after={"email": address, "client": str(contact.client or "")},
+    )
     return contact
 
 

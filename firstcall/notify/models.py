@@ -21,9 +21,7 @@ class DeliveryPurpose(models.TextChoices):
 
 
 class Delivery(models.Model):
-    message = models.OneToOneField(
-        "tickets.Message", on_delete=models.CASCADE, related_name="delivery"
-    )
+    message = models.OneToOneField("tickets.Message", on_delete=models.CASCADE, related_name="delivery")
     purpose = models.CharField(max_length=20, choices=DeliveryPurpose.choices)
     channel = models.CharField(max_length=20, default="email")
     to_address = models.CharField(max_length=254, db_index=True)
@@ -34,9 +32,7 @@ class Delivery(models.Model):
     in_reply_to = models.CharField(max_length=255, blank=True)
     references = models.TextField(blank=True)
     auto_submitted = models.BooleanField(default=False)
-    status = models.CharField(
-        max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
-    )
+    status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     # A worker that claimed the row and died leaves it 'sending'; after this the sweep frees it.

@@ -172,13 +172,19 @@ def deliver_now(delivery_id: int) -> DeliveryStatus | None:
             next_attempt_at=next_attempt,
             claimed_until=None,
         )
-        log.warning("delivery %s failed (attempt %s), retry at %s: %s", delivery_id, attempts, next_attempt, reason)
+        log.warning(
+            "delivery %s failed (attempt %s), retry at %s: %s", delivery_id, attempts, next_attempt, reason
+        )
         from firstcall.notify.tasks import deliver
 
         deliver.schedule((delivery_id,), eta=next_attempt)
         return DeliveryStatus.PENDING
     Delivery.objects.filter(pk=delivery_id).update(
-        status=DeliveryStatus.SENT, attempts=attempts, sent_at=timezone.now(), last_error="", claimed_until=None
+        status=DeliveryStatus.SENT,
+        attempts=attempts,
+        sent_at=timezone.now(),
+        last_error="",
+        claimed_until=None,
     )
     return DeliveryStatus.SENT
 
@@ -197,7 +203,9 @@ def due_delivery_ids(limit: int = 500) -> list[int]:
 
 
 def mark_bounced(rfc_message_id: str, reason: str) -> Delivery | None:
-    delivery = Delivery.objects.select_related("message__ticket").filter(rfc_message_id=rfc_message_id).first()
+    delivery = (
+        Delivery.objects.select_related("message__ticket").filter(rfc_message_id=rfc_message_id).first()
+    )
     if delivery is None:
         return None
     Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.BOUNCED, last_error=reason[:500])

@@ -12,7 +12,11 @@ pytestmark = pytest.mark.django_db
 
 
 def web_payload(**fields: object) -> bytes:
-    base = {"email": "dana@brightsmile.example", "subject": "X-ray PC won't boot", "description": "Patients waiting."}
+    base = {
+        "email": "dana@brightsmile.example",
+        "subject": "X-ray PC won't boot",
+        "description": "Patients waiting.",
+    }
     base.update(fields)
     return json.dumps(base).encode()
 

@@ -23,5 +23,7 @@ def interpret(inbound: InboundMessage) -> IncomingRequest:
         body_text=text,
         named_ticket_id=int(ticket_id) if ticket_id is not None else None,
         is_emergency=bool(body.get("is_emergency", False)),
-        no_acknowledgment_reason="" if body.get("acknowledge", True) else "the API caller asked for no acknowledgment",
+        no_acknowledgment_reason=""
+        if body.get("acknowledge", True)
+        else "the API caller asked for no acknowledgment",
     )
