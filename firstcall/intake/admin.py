@@ -1,0 +1,13 @@
+from django.contrib import admin
+
+from firstcall.intake.models import InboundMessage
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("received_at", "channel", "external_id", "status", "reason", "ticket")
+    list_filter = ("channel", "status")
+    search_fields = ("external_id",)
+    readonly_fields = ("channel", "external_id", "metadata", "status", "reason", "ticket", "received_at")
+    exclude = ("raw",)
+    list_select_related = ("ticket",)
