@@ -222,8 +222,16 @@ FIRSTCALL_MSP_NAME = env_str("FIRSTCALL_MSP_NAME", "firstcall")
 # Outbound email (acknowledgments, replies).
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support@firstcall.localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+# Without an SMTP server configured, outbound mail is written to files in the data folder, so a
+# newcomer sees the acknowledgment without setting up mail; set EMAIL_HOST to send for real.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = DATA_DIR / "outbox"
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")

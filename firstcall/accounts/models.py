@@ -58,7 +58,8 @@ class ApiToken(models.Model):
         return cls.objects.create(user=user, name=name, token_hash=hash_token(plain)), plain
 
     @classmethod
-    def authenticate(cls, plain: str) -> User | None:
+    def authenticate(cls, plain: str) -> ApiToken | None:
+        """The live token (of an active user) with this value, else None."""
         token = (
             cls.objects.select_related("user")
             .filter(token_hash=hash_token(plain), revoked_at__isnull=True, user__is_active=True)
@@ -69,4 +70,4 @@ class ApiToken(models.Model):
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             cls.objects.filter(pk=token.pk).update(last_used_at=now)
-        return token.user
+        return token

@@ -1,0 +1,69 @@
+"""Bearer-token authentication for the JSON API (tokens of active staff users only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from ninja.errors import AuthenticationError
+from ninja.security import HttpBearer
+
+from firstcall.accounts.models import ApiToken, User, hash_token
+
+HOW_TO_AUTHENTICATE = "send the header 'Authorization: Bearer <token>'"
+
+
+@dataclass(frozen=True)
+class ApiCaller:
+    """Who is calling: the token's user, and the token's name for the intake metadata."""
+
+    user: User
+    token: ApiToken
+
+    def token_name(self) -> str:
+        return self.token.name
+
+
+class StaffToken(HttpBearer):
+    """``Authorization: Bearer <token>``, checked with ``ApiToken.authenticate``.
+
+    Every refusal raises AuthenticationError with a message saying what is wrong, so a caller
+    never has to guess between a missing header, a typo and a revoked token.
+    """
+
+    def __call__(self, request: HttpRequest) -> ApiCaller:
+        value = request.headers.get(self.header, "").strip()
+        if not value:
+            raise AuthenticationError(message=f"Authentication required: {HOW_TO_AUTHENTICATE}.")
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError(
+                message=f"The Authorization header is not a bearer token: {HOW_TO_AUTHENTICATE}."
+            )
+        return self.authenticate(request, token.strip())
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiCaller:
+        found = ApiToken.authenticate(token)
+        if found is None:
+            raise AuthenticationError(message=refusal_reason(token))
+        return ApiCaller(user=found.user, token=found)
+
+
+def refusal_reason(token: str) -> str:
+    """Why a token is refused. Only the holder of the token learns this, so it may be precise."""
+    found = ApiToken.objects.select_related("user").filter(token_hash=hash_token(token)).first()
+    if found is None:
+        return "This API token is not valid: check that it was copied whole."
+    if found.revoked_at is not None:
+        return f"This API token was revoked on {found.revoked_at:%Y-%m-%d %H:%M} UTC."
+    if not found.user.is_active:
+        return "This API token belongs to a deactivated user."
+    return "This API token is not valid."
+
+
+def api_caller(request: HttpRequest) -> ApiCaller:
+    """The caller that StaffToken put on the request (every operation requires it)."""
+    caller = getattr(request, "auth", None)
+    if not isinstance(caller, ApiCaller):
+        raise AuthenticationError(message=f"Authentication required: {HOW_TO_AUTHENTICATE}.")
+    return caller
