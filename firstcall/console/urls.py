@@ -1,2 +1,18 @@
+from django.contrib.auth.views import LogoutView
+from django.urls import URLPattern, path, re_path
+
+from firstcall.console import views
+
 app_name = "console"
-urlpatterns: list = []
+
+urlpatterns: list[URLPattern] = [
+    path("login/", views.SignInView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("", views.ticket_list, name="ticket_list"),
+    re_path(r"^tickets/(?P<number>T-\d{6,})/$", views.ticket_detail, name="ticket_detail"),
+    re_path(r"^tickets/(?P<number>T-\d{6,})/reply/$", views.ticket_reply, name="ticket_reply"),
+    re_path(r"^tickets/(?P<number>T-\d{6,})/note/$", views.ticket_note, name="ticket_note"),
+    re_path(r"^tickets/(?P<number>T-\d{6,})/status/$", views.ticket_status, name="ticket_status"),
+    re_path(r"^tickets/(?P<number>T-\d{6,})/assign/$", views.ticket_assign, name="ticket_assign"),
+    path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
+]

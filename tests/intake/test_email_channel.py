@@ -360,7 +360,7 @@ def test_crash_mid_way_leaves_nothing_half_done_and_is_retried(
 
 @hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    subject=st.text(min_size=0, max_size=60),
+    subject=st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=60),
     body=st.text(min_size=0, max_size=300),
     with_id=st.booleans(),
 )
@@ -372,7 +372,7 @@ def test_ingesting_the_same_message_twice_gives_one_ticket(
     msg = EmailMessage()
     msg["From"] = "dana@brightsmile.example"
     msg["To"] = "support@msp.example"
-    msg["Subject"] = subject.replace("\n", " ").replace("\r", " ")
+    msg["Subject"] = subject
     if with_id:
         msg["Message-ID"] = make_msgid(domain="prop.example")
     msg.set_content(body)

@@ -1,0 +1,116 @@
+"""Forms of the staff console: the queue filters and the actions on a ticket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from firstcall.accounts.models import User
+from firstcall.clients.models import Client
+from firstcall.tickets.models import Channel, Status
+from firstcall.triage.priority import Priority
+
+OPEN_WORK = "open_work"
+ALL_STATUSES = "all"
+OPEN_WORK_STATUSES = (Status.NEW, Status.OPEN, Status.WAITING_ON_CLIENT)
+ASSIGNEE_ME = "me"
+ASSIGNEE_NONE = "unassigned"
+
+MAX_MESSAGE_CHARS = 50_000
+
+
+def staff_choices(users: list[User]) -> list[tuple[str, str]]:
+    return [(str(user.pk), user.display_name) for user in users]
+
+
+class TicketFilterForm(forms.Form):
+    """The queue's filters, read from GET parameters. Blank means 'any'."""
+
+    status = forms.ChoiceField(
+        label="Status",
+        required=False,
+        choices=[
+            (OPEN_WORK, "Open work (new, open, waiting)"),
+            (ALL_STATUSES, "All statuses"),
+            *Status.choices,
+        ],
+    )
+    client = forms.ModelChoiceField(
+        label="Client", required=False, queryset=Client.objects.order_by("name"), empty_label="All clients"
+    )
+    priority = forms.ChoiceField(
+        label="Priority", required=False, choices=[("", "All priorities"), *Priority.choices]
+    )
+    channel = forms.ChoiceField(
+        label="Channel", required=False, choices=[("", "All channels"), *Channel.choices]
+    )
+    assignee = forms.ChoiceField(label="Assignee", required=False)
+
+    def __init__(self, *args: Any, staff: list[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        assignee = self.fields["assignee"]
+        assert isinstance(assignee, forms.ChoiceField)
+        assignee.choices = [
+            ("", "Anyone"),
+            (ASSIGNEE_ME, "Me"),
+            (ASSIGNEE_NONE, "Unassigned"),
+            *staff_choices(staff),
+        ]
+
+    def clean_status(self) -> str:
+        return str(self.cleaned_data.get("status") or OPEN_WORK)
+
+
+class ReplyForm(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Reply and note share a page: distinct ids keep each label tied to its own box.
+        kwargs.setdefault("auto_id", "id_reply_%s")
+        super().__init__(*args, **kwargs)
+
+    body = forms.CharField(
+        label="Reply to the requester",
+        max_length=MAX_MESSAGE_CHARS,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Emailed to the requester and shown on the timeline.",
+        error_messages={"required": "Write the reply before sending it."},
+    )
+
+
+class NoteForm(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_note_%s")
+        super().__init__(*args, **kwargs)
+
+    body = forms.CharField(
+        label="Internal note",
+        max_length=MAX_MESSAGE_CHARS,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Visible to staff only; never sent to the client.",
+        error_messages={"required": "Write the note before saving it."},
+    )
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(
+        label="New status",
+        choices=Status.choices,
+        error_messages={"invalid_choice": "%(value)s is not a ticket status."},
+    )
+
+
+class AssignForm(forms.Form):
+    """Assign to a staff member; an empty choice unassigns the ticket."""
+
+    assignee = forms.ChoiceField(label="Assign to", required=False)
+
+    def __init__(self, *args: Any, staff: list[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.staff = {str(user.pk): user for user in staff}
+        assignee = self.fields["assignee"]
+        assert isinstance(assignee, forms.ChoiceField)
+        assignee.choices = [("", "Nobody (unassign)"), *staff_choices(staff)]
+
+    def clean_assignee(self) -> User | None:
+        value = self.cleaned_data.get("assignee") or ""
+        return self.staff.get(value) if value else None

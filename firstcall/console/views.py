@@ -1,0 +1,264 @@
+"""Staff console views: thin — they parse, call one domain function, and render."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import LoginView, redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_POST
+
+from firstcall.accounts.models import Role, User
+from firstcall.console import queries
+from firstcall.console.forms import AssignForm, NoteForm, ReplyForm, StatusForm, TicketFilterForm
+from firstcall.tickets.actions import ALLOWED_TRANSITIONS, Actor, IllegalTransition, assign, transition
+from firstcall.tickets.models import Attachment, Status, Ticket
+from firstcall.tickets.replies import STAFF_LABEL, EmptyMessage, add_note, post_reply
+
+TICKETS_PER_PAGE = 50
+
+View = Callable[..., HttpResponseBase]
+
+
+def site_context() -> dict[str, Any]:
+    return {"msp_name": settings.FIRSTCALL_MSP_NAME}
+
+
+def staff_required(view: View) -> View:
+    """Signed-in, active staff only; anyone else goes to the sign-in page."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        user = request.user
+        if not user.is_authenticated or not user.is_active:
+            to_login = redirect_to_login(request.get_full_path())
+            if request.headers.get("HX-Request") == "true":
+                # An htmx refresh after the session expired: send the whole page to sign-in
+                # instead of swapping the sign-in page into the queue.
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = to_login["Location"]
+                return response
+            return to_login
+        if not isinstance(user, User) or user.role not in Role.values:
+            raise PermissionDenied("The staff console is for the MSP's staff.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def staff_user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # guaranteed by staff_required
+    return user
+
+
+class SignInView(LoginView):
+    template_name = "console/login.html"
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), **site_context()}
+
+
+def is_htmx_fragment_request(request: HttpRequest) -> bool:
+    # A history restore after a cache miss needs the whole page, not the fragment.
+    return (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+@require_GET
+@staff_required
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    viewer = staff_user(request)
+    staff = queries.staff_users()
+    form = TicketFilterForm(request.GET or None, staff=staff)
+    filters: dict[str, Any] = {}
+    if form.is_bound:
+        form.is_valid()
+        filters = form.cleaned_data  # the valid filters; an unreadable one is ignored
+    page = Paginator(queries.ticket_queue(filters, viewer), TICKETS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        **site_context(),
+        "form": form,
+        "page": page,
+        "tickets": list(page.object_list),
+        "filter_query": query.urlencode(),
+        "refresh_url": request.get_full_path(),
+        "nav": "queue",
+    }
+    template = (
+        "console/_ticket_results.html" if is_htmx_fragment_request(request) else "console/ticket_list.html"
+    )
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _ticket_or_404(number: str) -> Ticket:
+    pk = queries.ticket_id_from_number(number)
+    ticket = queries.ticket_for_page(pk) if pk is not None else None
+    if ticket is None:
+        raise Http404(f"There is no ticket {number}.")
+    return ticket
+
+
+def _render_ticket(
+    request: HttpRequest,
+    ticket: Ticket,
+    *,
+    reply_form: ReplyForm | None = None,
+    note_form: NoteForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    staff = queries.staff_users()
+    viewer = staff_user(request)
+    next_statuses = sorted(ALLOWED_TRANSITIONS[Status(ticket.status)], key=list(Status).index)
+    context = {
+        **site_context(),
+        "ticket": ticket,
+        "contract": queries.active_contract(ticket),
+        "timeline": queries.timeline(ticket),
+        "audit_events": list(queries.audit_trail(ticket)),
+        "reply_form": reply_form or ReplyForm(),
+        "note_form": note_form or NoteForm(),
+        "assign_form": AssignForm(
+            initial={"assignee": str(ticket.assignee_id or "")}, staff=staff, auto_id="id_assign_%s"
+        ),
+        "next_statuses": next_statuses,
+        "first_response_overdue": ticket.first_response_at is None
+        and ticket.first_response_due_at is not None
+        and ticket.first_response_due_at < timezone.now(),
+        "viewer": viewer,
+        "nav": "queue",
+    }
+    return render(request, "console/ticket_detail.html", context, status=status)
+
+
+@require_GET
+@staff_required
+def ticket_detail(request: HttpRequest, number: str) -> HttpResponse:
+    return _render_ticket(request, _ticket_or_404(number))
+
+
+def field_errors(form: forms.Form, field: str) -> str:
+    return " ".join(str(error) for error in form.errors.get(field, ["Choose a valid option."]))
+
+
+def _back(ticket: Ticket) -> HttpResponse:
+    return redirect("console:ticket_detail", number=ticket.number)
+
+
+@require_POST
+@staff_required
+def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
+    ticket = _ticket_or_404(number)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        return _render_ticket(request, ticket, reply_form=form, status=400)
+    try:
+        post_reply(ticket, author=staff_user(request), body=form.cleaned_data["body"])
+    except EmptyMessage as error:
+        form.add_error("body", str(error))
+        return _render_ticket(request, ticket, reply_form=form, status=400)
+    if ticket.requester.email:
+        messages.success(request, f"Reply added; it is being emailed to {ticket.requester.email}.")
+    else:
+        messages.warning(request, "Reply added, but the requester has no email address: it was not sent.")
+    return _back(ticket)
+
+
+@require_POST
+@staff_required
+def ticket_note(request: HttpRequest, number: str) -> HttpResponse:
+    ticket = _ticket_or_404(number)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return _render_ticket(request, ticket, note_form=form, status=400)
+    try:
+        add_note(ticket, author=staff_user(request), body=form.cleaned_data["body"])
+    except EmptyMessage as error:
+        form.add_error("body", str(error))
+        return _render_ticket(request, ticket, note_form=form, status=400)
+    messages.success(request, "Internal note added.")
+    return _back(ticket)
+
+
+@require_POST
+@staff_required
+def ticket_status(request: HttpRequest, number: str) -> HttpResponse:
+    ticket = _ticket_or_404(number)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, field_errors(form, "status"))
+        return _back(ticket)
+    to = Status(form.cleaned_data["status"])
+    try:
+        transition(ticket, to, actor=Actor(user=staff_user(request), label=STAFF_LABEL))
+    except IllegalTransition as error:
+        messages.error(request, str(error))
+        return _back(ticket)
+    messages.success(request, f"{ticket.number} is now {to.label.lower()}.")
+    return _back(ticket)
+
+
+@require_POST
+@staff_required
+def ticket_assign(request: HttpRequest, number: str) -> HttpResponse:
+    ticket = _ticket_or_404(number)
+    viewer = staff_user(request)
+    data = request.POST.copy()
+    if data.get("assignee") == "me":
+        data["assignee"] = str(viewer.pk)
+    form = AssignForm(data, staff=queries.staff_users())
+    if not form.is_valid():
+        messages.error(request, field_errors(form, "assignee"))
+        return _back(ticket)
+    assignee: User | None = form.cleaned_data["assignee"]
+    if assignee is not None and assignee.pk == ticket.assignee_id:
+        messages.info(request, f"{ticket.number} is already assigned to {assignee.display_name}.")
+        return _back(ticket)
+    assign(ticket, assignee, actor=Actor(user=viewer, label=STAFF_LABEL))
+    if assignee is None:
+        messages.success(request, f"{ticket.number} is now unassigned.")
+    elif assignee.pk == viewer.pk:
+        messages.success(request, f"{ticket.number} is now assigned to you.")
+    else:
+        messages.success(request, f"{ticket.number} is now assigned to {assignee.display_name}.")
+    return _back(ticket)
+
+
+@require_GET
+@staff_required
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    attachment = get_object_or_404(Attachment, pk=pk)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404(f"The file of attachment {attachment.filename!r} is missing from storage.") from None
+    # Always a download, never rendered: client-sent files may be HTML or scripts.
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.filename or f"attachment-{attachment.pk}",
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,176 @@
+"""The queue: what a row shows, the filters, pagination, the htmx fragment, constant queries."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.test import Client as HttpClient
+from django.utils import timezone
+
+from firstcall.accounts.models import User
+from firstcall.clients.models import Contact
+from firstcall.tickets.actions import Actor, assign, transition
+from firstcall.tickets.models import Channel, Status, Ticket
+
+pytestmark = pytest.mark.django_db
+
+NewTicket = Callable[..., Ticket]
+
+
+def numbers(html: str) -> list[str]:
+    """Ticket numbers in the order the rows show them."""
+    return re.findall(r'class="ticket-number" href="/tickets/(T-\d+)/"', html)
+
+
+def test_row_shows_ticket_facts_and_badges(
+    as_bob: HttpClient, dana: Contact, erin: User, new_ticket: NewTicket
+) -> None:
+    created = timezone.now() - timedelta(hours=3)
+    ticket = new_ticket(dana, "X-ray PC won't boot", is_emergency=True, created_at=created)
+    assign(ticket, erin, actor=Actor.system())
+    html = as_bob.get("/").content.decode()
+    assert ticket.number in html
+    assert "X-ray PC won&#x27;t boot" in html
+    assert "Bright Smile Dental" in html and "Dana Reyes" in html
+    assert ">New<" in html and ">P1<" in html and ">Email<" in html and ">Erin<" in html
+    assert "badge--emergency" in html
+    assert "3\xa0hours ago" in html
+    assert timezone.localtime(created).strftime("%Y-%m-%d %H:%M") in html
+
+
+def test_unknown_sender_is_flagged_unverified(as_bob: HttpClient, new_ticket: NewTicket) -> None:
+    stranger = Contact.objects.create(name="Mallory", email="mallory@elsewhere.example")
+    new_ticket(stranger, "Pay this invoice")
+    html = as_bob.get("/").content.decode()
+    assert "Unverified requester" in html and "No client" in html
+
+
+def test_default_filter_is_open_work(
+    as_bob: HttpClient, dana: Contact, carl: Contact, new_ticket: NewTicket
+) -> None:
+    new_one = new_ticket(dana, "New one")
+    waiting = new_ticket(dana, "Waiting one")
+    transition(waiting, Status.WAITING_ON_CLIENT, actor=Actor.system())
+    resolved = new_ticket(carl, "Resolved one")
+    transition(resolved, Status.RESOLVED, actor=Actor.system())
+    closed = new_ticket(carl, "Closed one")
+    transition(closed, Status.CLOSED, actor=Actor.system())
+
+    assert numbers(as_bob.get("/").content.decode()) == [waiting.number, new_one.number]
+    everything = numbers(as_bob.get("/?status=all").content.decode())
+    assert everything == [closed.number, resolved.number, waiting.number, new_one.number]
+    assert numbers(as_bob.get("/?status=resolved").content.decode()) == [resolved.number]
+
+
+def test_filter_by_client_priority_and_channel(
+    as_bob: HttpClient, dana: Contact, priya: Contact, new_ticket: NewTicket
+) -> None:
+    dental_email = new_ticket(dana, "Printer", channel=Channel.EMAIL)
+    dental_web_p1 = new_ticket(dana, "Server down", channel=Channel.WEB, is_emergency=True)
+    law_ticket = new_ticket(priya, "VPN")
+
+    assert numbers(as_bob.get(f"/?client={priya.client_id}").content.decode()) == [law_ticket.number]
+    assert numbers(as_bob.get("/?priority=P1").content.decode()) == [dental_web_p1.number]
+    assert numbers(as_bob.get("/?channel=email").content.decode()) == [
+        law_ticket.number,
+        dental_email.number,
+    ]
+    combined = f"/?client={dana.client_id}&channel=web&priority=P1&status=open_work"
+    assert numbers(as_bob.get(combined).content.decode()) == [dental_web_p1.number]
+
+
+def test_filter_by_assignee_me_unassigned_and_person(
+    as_bob: HttpClient, bob: User, erin: User, dana: Contact, new_ticket: NewTicket
+) -> None:
+    mine = new_ticket(dana, "Mine")
+    assign(mine, bob, actor=Actor.system())
+    erins = new_ticket(dana, "Erin's")
+    assign(erins, erin, actor=Actor.system())
+    nobodys = new_ticket(dana, "Nobody's")
+
+    assert numbers(as_bob.get("/?assignee=me").content.decode()) == [mine.number]
+    assert numbers(as_bob.get("/?assignee=unassigned").content.decode()) == [nobodys.number]
+    assert numbers(as_bob.get(f"/?assignee={erin.pk}").content.decode()) == [erins.number]
+
+
+def test_unreadable_filter_is_ignored_and_the_others_apply(
+    as_bob: HttpClient, dana: Contact, priya: Contact, new_ticket: NewTicket
+) -> None:
+    dental = new_ticket(dana, "Printer")
+    law = new_ticket(priya, "VPN")
+    response = as_bob.get("/?priority=P9&client=999")
+    assert response.status_code == 200
+    assert numbers(response.content.decode()) == [law.number, dental.number]
+    assert numbers(as_bob.get(f"/?priority=P9&client={priya.client_id}").content.decode()) == [law.number]
+
+
+def test_fifty_per_page(as_bob: HttpClient, dana: Contact, new_ticket: NewTicket) -> None:
+    start = timezone.now() - timedelta(days=1)
+    tickets = [new_ticket(dana, f"Ticket {i}", created_at=start + timedelta(minutes=i)) for i in range(55)]
+    first = as_bob.get("/").content.decode()
+    assert numbers(first) == [t.number for t in reversed(tickets[5:])]
+    assert "55 tickets" in first and "page 1 of 2" in first
+    assert 'href="/?page=2"' in first
+    second = as_bob.get("/?status=open_work&page=2").content.decode()
+    assert numbers(second) == [t.number for t in reversed(tickets[:5])]
+    assert 'href="/?status=open_work&amp;page=1"' in second
+
+
+def test_htmx_request_gets_only_the_results_fragment(
+    as_bob: HttpClient, dana: Contact, new_ticket: NewTicket
+) -> None:
+    ticket = new_ticket(dana, "Printer")
+    full = as_bob.get("/?status=all")
+    assert "<html" in full.content.decode() and 'hx-trigger="change, submit"' in full.content.decode()
+    fragment = as_bob.get("/?status=all", headers={"HX-Request": "true"})
+    html = fragment.content.decode()
+    assert "<html" not in html and 'class="filters"' not in html
+    assert html.strip().startswith('<section id="ticket-results"')
+    assert 'hx-get="/?status=all" hx-trigger="every 15s" hx-swap="outerHTML"' in html
+    assert numbers(html) == [ticket.number]
+    assert "HX-Request" in fragment["Vary"]
+    # htmx restoring history after a cache miss needs the whole page.
+    restore = as_bob.get("/", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restore.content.decode()
+
+
+def make_tickets(count: int, dana: Contact, priya: Contact, staff: list[User], new_ticket: NewTicket) -> None:
+    for i in range(count):
+        ticket = new_ticket(dana if i % 2 else priya, f"Request {i}", is_emergency=i % 7 == 0)
+        assign(ticket, staff[i % len(staff)], actor=Actor.system())
+
+
+@pytest.mark.parametrize("count", [5, 60])
+def test_queue_query_count_does_not_grow_with_rows(
+    count: int,
+    as_bob: HttpClient,
+    bob: User,
+    erin: User,
+    alice: User,
+    dana: Contact,
+    priya: Contact,
+    new_ticket: NewTicket,
+    django_assert_num_queries: Any,
+) -> None:
+    make_tickets(count, dana, priya, [alice, bob, erin], new_ticket)
+    # session, user, staff list (assignee filter), clients (client filter), count, page of tickets
+    with django_assert_num_queries(6):
+        response = as_bob.get("/?status=all")
+    assert len(numbers(response.content.decode())) == min(count, 50)
+    # The 15-second refresh renders no filter form, so no client list.
+    with django_assert_num_queries(5):
+        as_bob.get("/", headers={"HX-Request": "true"})
+
+
+def test_relative_time_comes_from_the_clock(as_bob: HttpClient, dana: Contact, new_ticket: NewTicket) -> None:
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        new_ticket(dana, "Printer")
+    with time_machine.travel(start + timedelta(minutes=20), tick=False):
+        html = as_bob.get("/").content.decode()
+    assert "20\xa0minutes ago" in html

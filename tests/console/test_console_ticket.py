@@ -1,0 +1,210 @@
+"""The ticket page: header, people, timeline, audit trail, and constant queries."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.test import Client as HttpClient
+
+from firstcall.accounts.models import User
+from firstcall.clients.models import Contact
+from firstcall.notify.outbound import schedule_acknowledgment
+from firstcall.tickets.actions import Actor, add_event, add_message, add_participant, assign
+from firstcall.tickets.models import Attachment, Channel, Message, MessageKind, Ticket
+from firstcall.tickets.replies import add_note, post_reply
+
+pytestmark = pytest.mark.django_db
+
+NewTicket = Callable[..., Ticket]
+
+REPLY_WITH_QUOTE = """Thanks, restarting it fixed the printer.
+
+On Mon, 3 Jun 2024 at 09:00, Support <support@msp.example> wrote:
+> Please try restarting the printer.
+> It usually clears the jam.
+"""
+
+
+def entry_html(html: str, message: Message) -> str:
+    """The markup of one timeline entry."""
+    match = re.search(rf'<li class="entry [^"]*" id="message-{message.pk}">(.*?)\n</li>', html, re.S)
+    assert match, f"message {message.pk} is not on the page"
+    return match.group(1)
+
+
+def save_attachment(message: Message, filename: str, content: bytes, content_type: str) -> Attachment:
+    attachment = Attachment(
+        message=message, filename=filename, content_type=content_type, size=len(content), sha256="ab" * 32
+    )
+    attachment.file.save(filename, ContentFile(content), save=True)
+    return attachment
+
+
+def test_header_and_people(
+    as_bob: HttpClient, dana: Contact, carl: Contact, erin: User, new_ticket: NewTicket
+) -> None:
+    ticket = new_ticket(dana, "Server down", is_emergency=True)
+    assign(ticket, erin, actor=Actor.system())
+    add_participant(ticket, carl, actor=Actor.system())
+    html = as_bob.get(f"/tickets/{ticket.number}/").content.decode()
+    assert f"<title>{ticket.number} Server down" in html
+    assert ">New<" in html and "P1 — critical" in html and "Marked as an emergency by the requester." in html
+    assert "badge--emergency" in html
+    assert "First response due" in html and "Not yet" in html
+    # requester card
+    assert "Dana Reyes" in html and 'href="mailto:dana@brightsmile.example"' in html
+    assert 'href="tel:+13125550111"' in html and "(mobile)" in html
+    assert "badge--vip" in html
+    # client card with the active contract
+    assert "Bright Smile Dental" in html and "Managed Care Gold" in html and "Mon–Fri 07:00–19:00" in html
+    assert "Carl Mendes &lt;carl@brightsmile.example&gt;" in html
+    assert ">Erin<" in html
+
+
+def test_unverified_requester_is_flagged(as_bob: HttpClient, new_ticket: NewTicket) -> None:
+    stranger = Contact.objects.create(email="mallory@elsewhere.example")
+    ticket = new_ticket(stranger, "Pay this invoice")
+    html = as_bob.get(f"/tickets/{ticket.number}/").content.decode()
+    assert "Unverified requester" in html
+    assert "not recognised as a contact of a client" in html
+    assert "No client: the requester is not linked to any client." in html
+
+
+def test_unknown_ticket_is_404(as_bob: HttpClient) -> None:
+    assert as_bob.get("/tickets/T-000999/").status_code == 404
+    assert as_bob.get("/tickets/T-0000001/").status_code == 404
+    assert as_bob.get("/tickets/123/").status_code == 404
+
+
+def test_timeline_shows_trimmed_reply_with_full_text_behind_details(
+    as_bob: HttpClient, dana: Contact, new_ticket: NewTicket
+) -> None:
+    ticket = new_ticket(dana, "Printer jam", body="The printer is jammed again.")
+    reply = add_message(
+        ticket,
+        kind=MessageKind.INBOUND,
+        channel=Channel.EMAIL,
+        body_text=REPLY_WITH_QUOTE,
+        subject=f"Re: [{ticket.number}] Printer jam",
+        actor=Actor(contact=dana, label="email intake"),
+    )
+    html = as_bob.get(f"/tickets/{ticket.number}/").content.decode()
+    entry = entry_html(html, reply)
+    shown, _, hidden = entry.partition("<details")
+    assert "Thanks, restarting it fixed the printer." in shown
+    assert "Please try restarting the printer." not in shown
+    assert "Show full message" in hidden
+    assert "&gt; Please try restarting the printer." in hidden
+    assert "Thanks, restarting it fixed the printer." in hidden
+
+
+def test_timeline_kinds_in_order(
+    as_bob: HttpClient,
+    bob: User,
+    dana: Contact,
+    new_ticket: NewTicket,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    ticket = new_ticket(dana, "Printer jam", body="It is jammed.")
+    first = ticket.messages.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        ack = schedule_acknowledgment(ticket, first, dana.email)
+    note = add_note(ticket, author=bob, body="Probably the fuser; I have a spare.")
+    reply = post_reply(
+        ticket, author=bob, body="On my way with a new fuser."
+    )  # on-commit never runs: pending
+    event = add_event(ticket, "Acknowledgment not sent: testing.")
+    html = as_bob.get(f"/tickets/{ticket.number}/").content.decode()
+
+    ids = [int(i) for i in re.findall(r'<li class="entry [^"]*" id="message-(\d+)">', html)]
+    assert ids == [first.pk, ack.pk, note.pk, reply.pk, event.pk]
+    assert "entry--inbound" in entry_html(html, first) or 'class="entry entry--inbound"' in html
+    ack_html = entry_html(html, ack)
+    assert "Automatic acknowledgment" in ack_html and ">Sent<" in ack_html
+    note_html = entry_html(html, note)
+    assert 'class="entry entry--note"' in html and "Internal note" in note_html and "Bob" in note_html
+    reply_html = entry_html(html, reply)
+    assert "Waiting to be sent" in reply_html and "to dana@brightsmile.example" in reply_html
+    assert "On my way with a new fuser." in reply_html
+    assert "System event" in entry_html(html, event)
+
+
+def test_failed_delivery_shows_the_error(
+    as_bob: HttpClient, bob: User, dana: Contact, new_ticket: NewTicket
+) -> None:
+    ticket = new_ticket(dana, "Printer jam")
+    reply = post_reply(ticket, author=bob, body="Restart it please.")
+    reply.delivery.status = "failed"
+    reply.delivery.last_error = "SMTPRecipientsRefused: 550 no such user"
+    reply.delivery.save()
+    entry = entry_html(as_bob.get(f"/tickets/{ticket.number}/").content.decode(), reply)
+    assert "Failed (gave up)" in entry and "550 no such user" in entry
+
+
+def test_attachments_are_listed_with_download_links(
+    as_bob: HttpClient, dana: Contact, new_ticket: NewTicket
+) -> None:
+    ticket = new_ticket(dana, "Scan attached")
+    attachment = save_attachment(ticket.messages.get(), "scan.pdf", b"%PDF-1.4 test", "application/pdf")
+    html = as_bob.get(f"/tickets/{ticket.number}/").content.decode()
+    assert f'href="/attachments/{attachment.pk}/"' in html and "scan.pdf" in html and "13\xa0bytes" in html
+
+
+def test_audit_trail_is_collapsible_and_lists_changes(
+    as_bob: HttpClient, bob: User, erin: User, dana: Contact, new_ticket: NewTicket
+) -> None:
+    ticket = new_ticket(dana, "Printer jam")
+    assign(ticket, erin, actor=Actor(user=bob, label="staff console"))
+    html = as_bob.get(f"/tickets/{ticket.number}/").content.decode()
+    audit = html.partition('<details class="card audit">')[2].partition("</details>")[0]
+    assert "Audit trail" in audit and "(2 events)" in audit
+    assert "ticket_opened" in audit and "assigned" in audit and "<code>erin</code>" in audit
+
+
+def build_ticket_with_messages(
+    count: int, dana: Contact, bob: User, erin: User, new_ticket: NewTicket
+) -> Ticket:
+    ticket = new_ticket(dana, "Long thread")
+    for i in range(count - 1):
+        if i % 4 == 0:
+            message = add_message(
+                ticket,
+                kind=MessageKind.INBOUND,
+                channel=Channel.EMAIL,
+                body_text=f"Update {i}\n\n> quoted",
+                actor=Actor(contact=dana, label="email intake"),
+            )
+            save_attachment(message, f"photo-{i}.jpg", b"\xff\xd8\xff", "image/jpeg")
+        elif i % 4 == 1:
+            post_reply(ticket, author=bob, body=f"Reply {i}")
+        elif i % 4 == 2:
+            add_note(ticket, author=erin, body=f"Note {i}")
+        else:
+            add_event(ticket, f"Event {i}")
+    assert ticket.messages.count() == count
+    return ticket
+
+
+@pytest.mark.parametrize("count", [3, 40])
+def test_ticket_page_query_count_does_not_grow_with_messages(
+    count: int,
+    as_bob: HttpClient,
+    bob: User,
+    erin: User,
+    dana: Contact,
+    carl: Contact,
+    new_ticket: NewTicket,
+    django_assert_num_queries: Any,
+) -> None:
+    ticket = build_ticket_with_messages(count, dana, bob, erin, new_ticket)
+    add_participant(ticket, carl, actor=Actor.system())
+    # session, user, ticket (+client, requester, assignee), requester's phones, participants,
+    # active contract, messages (+authors, delivery), attachments, audit trail, staff list
+    with django_assert_num_queries(10):
+        response = as_bob.get(f"/tickets/{ticket.number}/")
+    assert response.status_code == 200
+    assert len(re.findall(r'<li class="entry ', response.content.decode())) == count
