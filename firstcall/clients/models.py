@@ -104,12 +104,6 @@ class Contract(models.Model):
     def __str__(self) -> str:
         return f"{self.client}: {self.name}"
 
-    def first_response_minutes(self, priority: str) -> int:
-        for target in self.response_targets.all():
-            if target.priority == priority:
-                return target.first_response_minutes
-        return DEFAULT_FIRST_RESPONSE_MINUTES[Priority(priority)]
-
 
 # Used when a client has no contract or its contract names no target for a priority.
 DEFAULT_FIRST_RESPONSE_MINUTES = {
@@ -138,8 +132,18 @@ class ResponseTarget(models.Model):
 
 
 def first_response_minutes(client: Client | None, priority: str) -> int:
-    """The first-response target for a new ticket: the client's contract, else the default."""
-    contract = client.active_contract() if client is not None else None
-    if contract is None:
+    """The first-response target for a new ticket: from the newest current contract of the
+    client that names one for this priority, else the default. One query."""
+    if client is None:
         return DEFAULT_FIRST_RESPONSE_MINUTES[Priority(priority)]
-    return contract.first_response_minutes(priority)
+    today = timezone.localdate()
+    minutes = (
+        ResponseTarget.objects.filter(
+            contract__client=client, priority=priority, contract__starts_on__lte=today
+        )
+        .filter(models.Q(contract__ends_on__isnull=True) | models.Q(contract__ends_on__gte=today))
+        .order_by("-contract__starts_on")
+        .values_list("first_response_minutes", flat=True)
+        .first()
+    )
+    return minutes if minutes is not None else DEFAULT_FIRST_RESPONSE_MINUTES[Priority(priority)]

@@ -67,12 +67,23 @@ def _interpreter(channel: str) -> Interpreter:
     return interpret
 
 
+def _bounded_external_id(external_id: str) -> str:
+    if len(external_id) > 255:
+        return "sha256:" + hashlib.sha256(external_id.encode()).hexdigest()
+    return external_id
+
+
+def _count_redelivery(channel: Channel, external_id: str) -> InboundMessage:
+    existing = InboundMessage.objects.get(channel=channel, external_id=external_id)
+    InboundMessage.objects.filter(pk=existing.pk).update(duplicate_deliveries=F("duplicate_deliveries") + 1)
+    return existing
+
+
 def receive(
     channel: Channel, external_id: str, raw: bytes, metadata: dict[str, Any] | None = None
 ) -> tuple[InboundMessage, bool]:
     """Store the raw payload. Returns (row, created); a redelivery returns the first row."""
-    if len(external_id) > 255:
-        external_id = "sha256:" + hashlib.sha256(external_id.encode()).hexdigest()
+    external_id = _bounded_external_id(external_id)
     try:
         with transaction.atomic():
             inbound = InboundMessage.objects.create(
@@ -80,11 +91,7 @@ def receive(
             )
         return inbound, True
     except IntegrityError:
-        existing = InboundMessage.objects.get(channel=channel, external_id=external_id)
-        InboundMessage.objects.filter(pk=existing.pk).update(
-            duplicate_deliveries=F("duplicate_deliveries") + 1
-        )
-        return existing, False
+        return _count_redelivery(channel, external_id), False
 
 
 def ingest(
@@ -95,16 +102,33 @@ def ingest(
     *,
     acknowledge: bool = True,
 ) -> IntakeOutcome:
-    inbound, created = receive(channel, external_id, raw, metadata)
-    if not created and inbound.status != InboundStatus.RECEIVED:
-        return IntakeOutcome(
-            inbound.pk,
-            InboundStatus(inbound.status),
-            inbound.ticket_id,
-            duplicate=True,
-            reason=inbound.reason,
-        )
-    return process(inbound.pk, acknowledge=acknowledge)
+    """Store the raw payload, then process it, in one transaction: the row is written first
+    and processing runs in a savepoint, so if processing fails the payload is still committed
+    ('received', with the error) for the sweep to retry, and nothing of the processing stays."""
+    external_id = _bounded_external_id(external_id)
+    failure: Exception | None = None
+    try:
+        with transaction.atomic():
+            inbound = InboundMessage.objects.create(
+                channel=channel, external_id=external_id, raw=raw, metadata=metadata or {}
+            )
+            try:
+                with transaction.atomic():
+                    # Nobody else can see the row before commit: no lock needed to claim it.
+                    outcome = _process_claimed(inbound, acknowledge=acknowledge)
+            except Exception as error:
+                failure = error
+                _record_failure(inbound.pk, error)
+    except IntegrityError:
+        if failure is not None:
+            raise
+        existing = _count_redelivery(channel, external_id)
+        if existing.status == InboundStatus.RECEIVED:
+            return process(existing.pk, acknowledge=acknowledge)
+        return _already_processed(existing)
+    if failure is not None:
+        raise failure
+    return outcome
 
 
 def process(inbound_id: int, *, acknowledge: bool = True) -> IntakeOutcome:
@@ -113,29 +137,37 @@ def process(inbound_id: int, *, acknowledge: bool = True) -> IntakeOutcome:
         with transaction.atomic():
             inbound = InboundMessage.objects.select_for_update().get(pk=inbound_id)
             if inbound.status != InboundStatus.RECEIVED:
-                return IntakeOutcome(
-                    inbound.pk,
-                    InboundStatus(inbound.status),
-                    inbound.ticket_id,
-                    duplicate=True,
-                    reason=inbound.reason,
-                )
-            try:
-                interpreted = _interpreter(inbound.channel)(inbound)
-            except Rejected as rejection:
-                return _finish(inbound, InboundStatus.REJECTED, None, reason=rejection.reason)
-            if isinstance(interpreted, BounceNotice):
-                return _attach_bounce(inbound, interpreted)
-            ticket, created = _thread_or_open(inbound, interpreted, acknowledge=acknowledge)
-            return _finish(inbound, InboundStatus.PROCESSED, ticket, created=created)
+                return _already_processed(inbound)
+            return _process_claimed(inbound, acknowledge=acknowledge)
     except Exception as error:
         # The transaction rolled back; keep the payload 'received' with the error for a retry.
-        InboundMessage.objects.filter(pk=inbound_id).update(
-            processing_attempts=F("processing_attempts") + 1,
-            reason=f"processing failed: {type(error).__name__}: {error}"[:500],
-        )
-        log.exception("processing inbound message %s failed", inbound_id)
+        _record_failure(inbound_id, error)
         raise
+
+
+def _already_processed(inbound: InboundMessage) -> IntakeOutcome:
+    return IntakeOutcome(
+        inbound.pk, InboundStatus(inbound.status), inbound.ticket_id, duplicate=True, reason=inbound.reason
+    )
+
+
+def _record_failure(inbound_id: int, error: Exception) -> None:
+    InboundMessage.objects.filter(pk=inbound_id).update(
+        processing_attempts=F("processing_attempts") + 1,
+        reason=f"processing failed: {type(error).__name__}: {error}"[:500],
+    )
+    log.exception("processing inbound message %s failed", inbound_id)
+
+
+def _process_claimed(inbound: InboundMessage, *, acknowledge: bool) -> IntakeOutcome:
+    try:
+        interpreted = _interpreter(inbound.channel)(inbound)
+    except Rejected as rejection:
+        return _finish(inbound, InboundStatus.REJECTED, None, reason=rejection.reason)
+    if isinstance(interpreted, BounceNotice):
+        return _attach_bounce(inbound, interpreted)
+    ticket, created = _thread_or_open(inbound, interpreted, acknowledge=acknowledge)
+    return _finish(inbound, InboundStatus.PROCESSED, ticket, created=created)
 
 
 def _finish(
@@ -260,6 +292,8 @@ def _thread_or_open(
         rfc_message_id=request.rfc_message_id,
         inbound_id=inbound.pk,
         actor=actor,
+        # The opening message is stamped with the ticket's own time: one moment, one update less.
+        created_at=ticket.created_at if created else None,
     )
     _save_attachments(message, request)
     for note in request.intake_notes:

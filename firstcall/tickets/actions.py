@@ -96,6 +96,7 @@ def open_ticket(
 ) -> Ticket:
     decision = initial_priority(is_emergency=is_emergency)
     now = timezone.now()
+    minutes = first_response_minutes(client, decision.priority)
     ticket = Ticket.objects.create(
         client=client,
         requester=requester,
@@ -108,10 +109,8 @@ def open_ticket(
         follows_up=follows_up,
         created_at=now,
         updated_at=now,
+        first_response_due_at=now + timedelta(minutes=minutes),
     )
-    minutes = first_response_minutes(client, decision.priority)
-    ticket.first_response_due_at = now + timedelta(minutes=minutes)
-    Ticket.objects.filter(pk=ticket.pk).update(first_response_due_at=ticket.first_response_due_at)
     audit(ticket, actor, "ticket_opened", after={"status": ticket.status, "priority": ticket.priority})
     return ticket
 
@@ -151,12 +150,15 @@ def add_message(
         inbound_id=inbound_id,
         created_at=now,
     )
-    updates: dict[str, Any] = {"updated_at": now}
+    updates: dict[str, Any] = {}
+    if ticket.updated_at is None or now > ticket.updated_at:
+        updates["updated_at"] = now
     # First response is the first public reply by staff; acknowledgments and notes do not count.
     if kind == MessageKind.REPLY and actor.user is not None and ticket.first_response_at is None:
         updates["first_response_at"] = now
         audit(ticket, actor, "first_response", field="first_response_at", after=now.isoformat())
-    Ticket.objects.filter(pk=ticket.pk).update(**updates)
+    if updates:
+        Ticket.objects.filter(pk=ticket.pk).update(**updates)
     for name, value in updates.items():
         setattr(ticket, name, value)
     return message
