@@ -8,17 +8,26 @@ clients' domains, so `firstcall demo` data makes most of them known contacts.
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 DOMAINS = ["brightsmile.example", "haleporter.example", "oliveember.example", "unknown-isp.example"]
 PEOPLE = ["dana", "carl", "maria", "li", "omar", "sofia", "jack", "priya", "noah", "ava"]
 PROBLEMS = [
-    ("Outlook keeps asking for my password", "Since this morning Outlook prompts for the password every 5 minutes."),
-    ("Server down - no patient records", "Nobody in the office can open the practice software. Server light is amber."),
-    ("Payroll won't submit before 2pm cut-off", "The payroll portal rejects the upload with error 0x80070005."),
+    (
+        "Outlook keeps asking for my password",
+        "Since this morning Outlook prompts for the password every 5 minutes.",
+    ),
+    (
+        "Server down - no patient records",
+        "Nobody in the office can open the practice software. Server light is amber.",
+    ),
+    (
+        "Payroll won't submit before 2pm cut-off",
+        "The payroll portal rejects the upload with error 0x80070005.",
+    ),
     ("Printer jam at front desk", "Paper jam light on, nothing visible inside."),
     ("Wire transfer request looks off", "Got an email from our 'CEO' asking for an urgent wire of $48,000."),
     ("New hire starts Monday", "Please set up a laptop, email and VPN for our new associate."),
@@ -67,3 +76,20 @@ def write(folder: Path, count: int) -> list[Path]:
         path.write_bytes(raw)
         paths.append(path)
     return paths
+
+
+def seed_known_contacts() -> int:
+    """Make the corpus's senders at the demo clients' domains known contacts, as most senders
+    are at a real MSP (mail from strangers, at unknown-isp.example, stays a quarter)."""
+    from firstcall.clients.models import Contact, EmailDomain
+
+    created = 0
+    for domain in EmailDomain.objects.select_related("client").filter(domain__in=DOMAINS):
+        for person in PEOPLE:
+            for n in range(1, 41):
+                _, made = Contact.objects.get_or_create(
+                    email=f"{person}{n}@{domain.domain}",
+                    defaults={"client": domain.client, "name": f"{person.title()} {n}"},
+                )
+                created += made
+    return created

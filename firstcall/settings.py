@@ -254,5 +254,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"huey": {"level": "WARNING"}, "mail.log": {"level": "WARNING"}},
+    # With a handler of its own, `run_huey` does not add a second one (every line twice).
+    "loggers": {
+        "huey": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "mail.log": {"level": "WARNING"},
+    },
 }

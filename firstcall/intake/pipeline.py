@@ -67,7 +67,8 @@ def _interpreter(channel: str) -> Interpreter:
     return interpret
 
 
-def _bounded_external_id(external_id: str) -> str:
+def bounded_external_id(external_id: str) -> str:
+    """The key an external id is stored under (over-long ids by their hash)."""
     if len(external_id) > 255:
         return "sha256:" + hashlib.sha256(external_id.encode()).hexdigest()
     return external_id
@@ -83,7 +84,7 @@ def receive(
     channel: Channel, external_id: str, raw: bytes, metadata: dict[str, Any] | None = None
 ) -> tuple[InboundMessage, bool]:
     """Store the raw payload. Returns (row, created); a redelivery returns the first row."""
-    external_id = _bounded_external_id(external_id)
+    external_id = bounded_external_id(external_id)
     try:
         with transaction.atomic():
             inbound = InboundMessage.objects.create(
@@ -105,7 +106,7 @@ def ingest(
     """Store the raw payload, then process it, in one transaction: the row is written first
     and processing runs in a savepoint, so if processing fails the payload is still committed
     ('received', with the error) for the sweep to retry, and nothing of the processing stays."""
-    external_id = _bounded_external_id(external_id)
+    external_id = bounded_external_id(external_id)
     failure: Exception | None = None
     try:
         with transaction.atomic():

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 import time_machine
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from firstcall.clients.models import Contact
 from firstcall.intake.channels.email import ingest_email
@@ -70,11 +72,18 @@ def deliver(django_capture_on_commit_callbacks: Any) -> Any:
     return _ingest
 
 
-def test_known_contact_gets_ticket_and_threadable_acknowledgment(dana: Contact, outbox: list[Any], deliver: Any) -> None:
+def test_known_contact_gets_ticket_and_threadable_acknowledgment(
+    dana: Contact, outbox: list[Any], deliver: Any
+) -> None:
     raw = email(message_id="<first@mail.example>")
     outcome = deliver(raw, mail_from="dana@brightsmile.example", rcpt_tos=["support@msp.example"])
     ticket = Ticket.objects.get(pk=outcome.ticket_id)
-    assert (ticket.requester, ticket.client, ticket.channel, ticket.status) == (dana, dana.client, "email", "new")
+    assert (ticket.requester, ticket.client, ticket.channel, ticket.status) == (
+        dana,
+        dana.client,
+        "email",
+        "new",
+    )
     assert not ticket.unverified_requester
     inbound = InboundMessage.objects.get()
     assert bytes(inbound.raw) == raw and inbound.status == InboundStatus.PROCESSED
@@ -96,7 +105,9 @@ def test_unknown_sender_at_client_domain_becomes_contact_of_that_client(dental: 
     assert ticket.requester == contact and not ticket.unverified_requester
 
 
-def test_stranger_still_gets_a_ticket_flagged_unverified(dental: Any, outbox: list[Any], deliver: Any) -> None:
+def test_stranger_still_gets_a_ticket_flagged_unverified(
+    dental: Any, outbox: list[Any], deliver: Any
+) -> None:
     outcome = deliver(email(sender="someone@gmail.example"))
     ticket = Ticket.objects.get(pk=outcome.ticket_id)
     assert ticket.unverified_requester and ticket.client is None
@@ -111,7 +122,9 @@ def test_reply_with_ticket_number_in_subject_threads(dana: Contact, deliver: Any
     assert Ticket.objects.count() == 1
 
 
-def test_reply_to_our_acknowledgment_threads_by_headers(dana: Contact, outbox: list[Any], deliver: Any) -> None:
+def test_reply_to_our_acknowledgment_threads_by_headers(
+    dana: Contact, outbox: list[Any], deliver: Any
+) -> None:
     first = deliver(email())
     ack_id = outbox[0].extra_headers["Message-ID"]
     second = deliver(email(subject="Re: your request", in_reply_to=ack_id))
@@ -134,7 +147,10 @@ def test_two_of_our_addresses_in_one_delivery_or_two_deliveries_make_one_ticket(
 
 def test_reply_all_from_cc_person_threads_and_adds_participant(dana: Contact, deliver: Any) -> None:
     first = deliver(
-        email(message_id="<orig@mail.example>", cc="Vic Vendor <vic@xraysupply.example>, carl@brightsmile.example")
+        email(
+            message_id="<orig@mail.example>",
+            cc="Vic Vendor <vic@xraysupply.example>, carl@brightsmile.example",
+        )
     )
     ticket = Ticket.objects.get(pk=first.ticket_id)
     assert set(ticket.participants.values_list("email", flat=True)) == {
@@ -187,7 +203,9 @@ def test_reply_to_recently_closed_ticket_reopens_but_old_one_gets_follow_up(
     assert ticket.messages.filter(body_text__contains=f"follow-up ticket {follow_up.number}").exists()
 
 
-def test_ticket_number_from_another_client_is_not_trusted(dana: Contact, priya: Contact, deliver: Any) -> None:
+def test_ticket_number_from_another_client_is_not_trusted(
+    dana: Contact, priya: Contact, deliver: Any
+) -> None:
     dental_ticket = Ticket.objects.get(pk=deliver(email()).ticket_id)
     outsider = deliver(email(sender="priya@haleporter.example", subject=f"[{dental_ticket.number}] hello"))
     assert outsider.created_ticket and outsider.ticket_id != dental_ticket.pk
@@ -215,16 +233,25 @@ def test_message_without_message_id_is_deduplicated_by_its_bytes(dana: Contact, 
     ],
 )
 def test_no_acknowledgment_to_automatic_mail(
-    dana: Contact, outbox: list[Any], deliver: Any, headers: dict[str, str], mail_from: str | None, reason: str
+    dana: Contact,
+    outbox: list[Any],
+    deliver: Any,
+    headers: dict[str, str],
+    mail_from: str | None,
+    reason: str,
 ) -> None:
     outcome = deliver(email(headers=headers), mail_from=mail_from)
     assert outcome.created_ticket
     assert outbox == []
     event = Ticket.objects.get().messages.get(kind=MessageKind.EVENT)
-    assert event.body_text.startswith("Acknowledgment not sent:") and reason.lower() in event.body_text.lower()
+    assert (
+        event.body_text.startswith("Acknowledgment not sent:") and reason.lower() in event.body_text.lower()
+    )
 
 
-def test_our_own_outbound_coming_back_never_opens_a_ticket(dana: Contact, outbox: list[Any], deliver: Any) -> None:
+def test_our_own_outbound_coming_back_never_opens_a_ticket(
+    dana: Contact, outbox: list[Any], deliver: Any
+) -> None:
     deliver(email())
     [ack] = outbox
     looped = ack.message().as_bytes()
@@ -289,7 +316,7 @@ def test_message_without_from_is_rejected_and_kept(db: None, deliver: Any) -> No
 def test_malformed_mime_gets_a_clear_outcome(dana: Contact, deliver: Any) -> None:
     raw = (
         b"From: dana@brightsmile.example\r\nTo: support@msp.example\r\nSubject: broken\r\n"
-        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"never-closed\"\r\n\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="never-closed"\r\n\r\n'
         b"--never-closed\r\nContent-Type: text/plain\r\n\r\nthe server room is flooding\r\n--never-cl"
     )
     outcome = deliver(raw)
@@ -318,7 +345,11 @@ def test_attachment_is_stored_and_readable(dana: Contact, deliver: Any) -> None:
     pdf = b"%PDF-1.4 invoice"
     deliver(email(attachment=("invoice.pdf", "application/pdf", pdf)))
     attachment = Attachment.objects.get()
-    assert (attachment.filename, attachment.content_type, attachment.size) == ("invoice.pdf", "application/pdf", len(pdf))
+    assert (attachment.filename, attachment.content_type, attachment.size) == (
+        "invoice.pdf",
+        "application/pdf",
+        len(pdf),
+    )
     with attachment.file.open("rb") as handle:
         assert handle.read() == pdf
 
@@ -358,7 +389,9 @@ def test_crash_mid_way_leaves_nothing_half_done_and_is_retried(
     assert inbound.status == InboundStatus.PROCESSED and Ticket.objects.count() == 1
 
 
-@hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     subject=st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=60),
     body=st.text(min_size=0, max_size=300),

@@ -28,7 +28,9 @@ def closed_port() -> int:
 
 
 def web_request(token: str, email: str = "dana@brightsmile.example") -> bytes:
-    return json.dumps({"email": email, "subject": "Email hacked?", "description": "Spam sent from my account"}).encode()
+    return json.dumps(
+        {"email": email, "subject": "Email hacked?", "description": "Spam sent from my account"}
+    ).encode()
 
 
 @pytest.fixture
@@ -80,10 +82,14 @@ def test_gives_up_after_max_attempts_and_says_so_on_the_timeline(
         assert deliver_now(delivery.pk) == DeliveryStatus.FAILED
     ticket = Ticket.objects.get()
     events = list(ticket.messages.filter(kind=MessageKind.EVENT).values_list("body_text", flat=True))
-    assert any("Gave up sending the acknowledgment to dana@brightsmile.example after 2 attempts" in e for e in events)
+    assert any(
+        "Gave up sending the acknowledgment to dana@brightsmile.example after 2 attempts" in e for e in events
+    )
 
 
-def test_only_one_worker_sends_a_delivery(dana: Any, outbox: list[Any], django_capture_on_commit_callbacks: Any) -> None:
+def test_only_one_worker_sends_a_delivery(
+    dana: Any, outbox: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
     with django_capture_on_commit_callbacks(execute=False):
         ingest(Channel.WEB, "web:3", web_request("3"))
     delivery = Delivery.objects.get()
