@@ -257,7 +257,7 @@ def test_demo_loads_a_realistic_msp_once(capsys: pytest.CaptureFixture[str]) -> 
     assert dental.email_domains.get().domain == "brightsmile.example"
     assert dental.contacts.get(is_vip=True).name == "Dana Reyes"
     assert dental.active_contract() is not None
-    assert [first_response_minutes(dental, p) for p in ("P1", "P2", "P3", "P4")] == [15, 60, 120, 480]
+    assert [first_response_minutes(dental.pk, p) for p in ("P1", "P2", "P3", "P4")] == [15, 60, 120, 480]
     assert {c.name: c.time_zone for c in Client.objects.all()} == {
         "Bright Smile Dental": "America/Chicago",
         "Hale & Porter LLP": "America/New_York",

@@ -131,15 +131,15 @@ class ResponseTarget(models.Model):
         return f"{self.priority}: {self.first_response_minutes} min"
 
 
-def first_response_minutes(client: Client | None, priority: str) -> int:
+def first_response_minutes(client_id: int | None, priority: str) -> int:
     """The first-response target for a new ticket: from the newest current contract of the
     client that names one for this priority, else the default. One query."""
-    if client is None:
+    if client_id is None:
         return DEFAULT_FIRST_RESPONSE_MINUTES[Priority(priority)]
     today = timezone.localdate()
     minutes = (
         ResponseTarget.objects.filter(
-            contract__client=client, priority=priority, contract__starts_on__lte=today
+            contract__client_id=client_id, priority=priority, contract__starts_on__lte=today
         )
         .filter(models.Q(contract__ends_on__isnull=True) | models.Q(contract__ends_on__gte=today))
         .order_by("-contract__starts_on")

@@ -95,6 +95,10 @@ def receive(
         return _count_redelivery(channel, external_id), False
 
 
+class _AlreadyStored(Exception):
+    """This (channel, external id) is stored already: the payload was delivered again."""
+
+
 def ingest(
     channel: Channel,
     external_id: str,
@@ -103,33 +107,40 @@ def ingest(
     *,
     acknowledge: bool = True,
 ) -> IntakeOutcome:
-    """Store the raw payload, then process it, in one transaction: the row is written first
-    and processing runs in a savepoint, so if processing fails the payload is still committed
-    ('received', with the error) for the sweep to retry, and nothing of the processing stays."""
+    """Store the raw payload and process it, once.
+
+    The payload is interpreted (parsed) first, outside the write transaction; then one
+    transaction stores the raw row — its first statement — and applies it. If anything fails,
+    that transaction rolls back and the raw payload is stored on its own ('received', with the
+    error) for the sweep to retry: nothing is lost and nothing is half-done."""
     external_id = bounded_external_id(external_id)
-    failure: Exception | None = None
+    inbound = InboundMessage(channel=channel, external_id=external_id, raw=raw, metadata=metadata or {})
     try:
+        interpreted = _interpret(inbound)
+        if isinstance(interpreted, Rejected):
+            inbound.status = InboundStatus.REJECTED
+            inbound.reason = interpreted.reason[:500]
+            inbound.processed_at = timezone.now()
+            inbound.processing_attempts = 1
         with transaction.atomic():
-            inbound = InboundMessage.objects.create(
-                channel=channel, external_id=external_id, raw=raw, metadata=metadata or {}
-            )
             try:
-                with transaction.atomic():
-                    # Nobody else can see the row before commit: no lock needed to claim it.
-                    outcome = _process_claimed(inbound, acknowledge=acknowledge)
-            except Exception as error:
-                failure = error
-                _record_failure(inbound.pk, error)
-    except IntegrityError:
-        if failure is not None:
-            raise
+                inbound.save(force_insert=True)
+            except IntegrityError:
+                raise _AlreadyStored from None
+            if isinstance(interpreted, Rejected):
+                return IntakeOutcome(inbound.pk, InboundStatus.REJECTED, reason=inbound.reason)
+            # Nobody else can see the row before commit: no lock needed to claim it.
+            return _apply(inbound, interpreted, acknowledge=acknowledge)
+    except _AlreadyStored:
         existing = _count_redelivery(channel, external_id)
         if existing.status == InboundStatus.RECEIVED:
             return process(existing.pk, acknowledge=acknowledge)
         return _already_processed(existing)
-    if failure is not None:
-        raise failure
-    return outcome
+    except Exception as error:
+        stored, created = receive(channel, external_id, raw, metadata)
+        if created:
+            _record_failure(stored.pk, error)
+        raise
 
 
 def process(inbound_id: int, *, acknowledge: bool = True) -> IntakeOutcome:
@@ -139,7 +150,10 @@ def process(inbound_id: int, *, acknowledge: bool = True) -> IntakeOutcome:
             inbound = InboundMessage.objects.select_for_update().get(pk=inbound_id)
             if inbound.status != InboundStatus.RECEIVED:
                 return _already_processed(inbound)
-            return _process_claimed(inbound, acknowledge=acknowledge)
+            interpreted = _interpret(inbound)
+            if isinstance(interpreted, Rejected):
+                return _finish(inbound, InboundStatus.REJECTED, None, reason=interpreted.reason)
+            return _apply(inbound, interpreted, acknowledge=acknowledge)
     except Exception as error:
         # The transaction rolled back; keep the payload 'received' with the error for a retry.
         _record_failure(inbound_id, error)
@@ -160,11 +174,16 @@ def _record_failure(inbound_id: int, error: Exception) -> None:
     log.exception("processing inbound message %s failed", inbound_id)
 
 
-def _process_claimed(inbound: InboundMessage, *, acknowledge: bool) -> IntakeOutcome:
+def _interpret(inbound: InboundMessage) -> IncomingRequest | BounceNotice | Rejected:
     try:
-        interpreted = _interpreter(inbound.channel)(inbound)
+        return _interpreter(inbound.channel)(inbound)
     except Rejected as rejection:
-        return _finish(inbound, InboundStatus.REJECTED, None, reason=rejection.reason)
+        return rejection
+
+
+def _apply(
+    inbound: InboundMessage, interpreted: IncomingRequest | BounceNotice, *, acknowledge: bool
+) -> IntakeOutcome:
     if isinstance(interpreted, BounceNotice):
         return _attach_bounce(inbound, interpreted)
     ticket, created = _thread_or_open(inbound, interpreted, acknowledge=acknowledge)
@@ -211,23 +230,21 @@ def identify(person: Person, actor_label: str) -> Contact:
     """The known contact with this address; else a new contact, of the client owning the
     address's domain if any (otherwise an unverified requester with no client)."""
     address = person.email.strip().lower()
-    contact = Contact.objects.select_related("client").filter(email=address).first()
+    contact = Contact.objects.filter(email=address).first()
     if contact is not None:
         return contact
     domain = address.rpartition("@")[2]
-    owner = EmailDomain.objects.select_related("client").filter(domain=domain).first()
+    client_id = EmailDomain.objects.filter(domain=domain).values_list("client_id", flat=True).first()
     try:
         with transaction.atomic():
-            contact = Contact.objects.create(
-                client=owner.client if owner else None, name=person.name[:200], email=address
-            )
+            contact = Contact.objects.create(client_id=client_id, name=person.name[:200], email=address)
     except IntegrityError:  # created by a concurrent message from the same new sender
-        return Contact.objects.select_related("client").get(email=address)
+        return Contact.objects.get(email=address)
     audit(
         None,
         Actor.system(actor_label),
         "contact_created",
-        after={"email": address, "client": str(contact.client or "")},
+        after={"email": address, "client_id": client_id},
     )
     return contact
 
@@ -313,7 +330,7 @@ def _open(
     request: IncomingRequest, sender: Contact, channel: Channel, actor: Actor, *, follows_up: Ticket | None
 ) -> Ticket:
     return open_ticket(
-        client=sender.client,
+        client_id=sender.client_id,
         requester=sender,
         subject=request.subject,
         channel=channel,

@@ -51,10 +51,12 @@ def _format_local(ticket: Ticket) -> str:
     return f"{local:%A %d %B %Y, %H:%M} ({zone.key})"
 
 
-def _target_minutes(ticket: Ticket) -> int:
-    if ticket.first_response_due_at is None:
-        return first_response_minutes(ticket.client, ticket.priority)
-    return round((ticket.first_response_due_at - ticket.created_at).total_seconds() / 60)
+def first_response_target_text(ticket: Ticket) -> str:
+    """The promise in words, e.g. '2 hours', as acknowledgments and pages state it."""
+    target = ticket.first_response_target_minutes
+    if target is None:
+        target = first_response_minutes(ticket.client_id, ticket.priority)
+    return describe_target(target)
 
 
 def describe_target(minutes: int) -> str:
@@ -79,7 +81,7 @@ def schedule_acknowledgment(ticket: Ticket, inbound_message: Message, to_address
         {
             "ticket": ticket,
             "summary": (inbound_message.body_text.strip() or ticket.subject)[:400],
-            "target": describe_target(_target_minutes(ticket)),
+            "target": first_response_target_text(ticket),
             "due_local": _format_local(ticket),
             "msp_name": settings.FIRSTCALL_MSP_NAME,
             "portal_url": settings.FIRSTCALL_PUBLIC_URL,

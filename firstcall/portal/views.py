@@ -11,10 +11,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from firstcall.clients.models import first_response_minutes
 from firstcall.intake.models import InboundMessage, InboundStatus
 from firstcall.intake.pipeline import ingest
-from firstcall.notify.outbound import describe_target
+from firstcall.notify.outbound import first_response_target_text
 from firstcall.portal.forms import RequestForm
 from firstcall.tickets.models import Channel, MessageKind
 
@@ -73,7 +72,7 @@ def request_sent(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     if ticket is not None:
         context.update(
             zone_name=ticket.client.time_zone if ticket.client else settings.TIME_ZONE,
-            target=describe_target(first_response_minutes(ticket.client, ticket.priority)),
+            target=first_response_target_text(ticket),
             acknowledged=ticket.messages.filter(kind=MessageKind.AUTO_REPLY).exists(),
         )
     return render(request, "portal/request_sent.html", context)

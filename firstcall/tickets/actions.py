@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from firstcall.accounts.models import User
-from firstcall.clients.models import Client, Contact, first_response_minutes
+from firstcall.clients.models import Contact, first_response_minutes
 from firstcall.tickets.models import (
     AuditEvent,
     Channel,
@@ -85,7 +85,7 @@ def audit(
 
 def open_ticket(
     *,
-    client: Client | None,
+    client_id: int | None,
     requester: Contact,
     subject: str,
     channel: Channel,
@@ -96,9 +96,9 @@ def open_ticket(
 ) -> Ticket:
     decision = initial_priority(is_emergency=is_emergency)
     now = timezone.now()
-    minutes = first_response_minutes(client, decision.priority)
+    minutes = first_response_minutes(client_id, decision.priority)
     ticket = Ticket.objects.create(
-        client=client,
+        client_id=client_id,
         requester=requester,
         subject=(subject.strip() or "(no subject)")[:300],
         channel=channel,

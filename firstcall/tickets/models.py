@@ -79,6 +79,13 @@ class Ticket(models.Model):
     def number(self) -> str:
         return format_ticket_number(self.pk)
 
+    @property
+    def first_response_target_minutes(self) -> int | None:
+        """The target the due time was computed from (the contract's, when the ticket opened)."""
+        if self.first_response_due_at is None:
+            return None
+        return round((self.first_response_due_at - self.created_at).total_seconds() / 60)
+
 
 def format_ticket_number(pk: int | None) -> str:
     return f"T-{pk:06d}" if pk is not None else "T-??????"

@@ -76,7 +76,7 @@ def _make_ticket(
     created_at: datetime | None = None,
 ) -> Ticket:
     ticket = open_ticket(
-        client=requester.client,
+        client_id=requester.client_id,
         requester=requester,
         subject=subject,
         channel=channel,

@@ -27,7 +27,7 @@ def open_request(
     """A ticket as intake opens it: the ticket, then the requester's message on its timeline."""
     actor = Actor(contact=requester, label=f"{channel.label} intake")
     ticket = open_ticket(
-        client=requester.client,
+        client_id=requester.client_id,
         requester=requester,
         subject=subject,
         channel=channel,

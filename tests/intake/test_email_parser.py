@@ -322,9 +322,7 @@ def test_unknown_charset_in_encoded_word() -> None:
 
 
 def test_8bit_raw_bytes_in_headers() -> None:
-    raw = (
-        "From: Jürgen Groß <jg@example.de>\r\nSubject: Drucker läuft nicht – 😀\r\n\r\nbody\r\n".encode()
-    )
+    raw = "From: Jürgen Groß <jg@example.de>\r\nSubject: Drucker läuft nicht – 😀\r\n\r\nbody\r\n".encode()
     parsed = parse(raw)
     assert parsed.from_name == "Jürgen Groß"
     assert parsed.subject == "Drucker läuft nicht – 😀"
@@ -378,7 +376,16 @@ Content-Type: text/html; charset=utf-8
 """
     )
     html_body = parse(raw).html_body
-    for forbidden in ("script", "alert", "onclick", "onmouseover", "onerror", "style", "iframe", "javascript"):
+    for forbidden in (
+        "script",
+        "alert",
+        "onclick",
+        "onmouseover",
+        "onerror",
+        "style",
+        "iframe",
+        "javascript",
+    ):
         assert forbidden not in html_body
     assert '<a href="https://portal.example/t/1" rel="noopener noreferrer">ticket</a>' in html_body
     assert "Ignore me" not in parse(HTML_ONLY).html_body
@@ -693,7 +700,9 @@ def test_truncated_multipart_still_parses() -> None:
     assert parsed.text_body == "The printer at the front desk shows offline."
     assert [a.filename for a in parsed.attachments] == ["cut.pdf"]
     # A multipart whose boundary never appears still yields the body text.
-    parsed = parse(raw_message('From: a@example.com\nContent-Type: multipart/mixed; boundary="zz"\n\nonly text\n'))
+    parsed = parse(
+        raw_message('From: a@example.com\nContent-Type: multipart/mixed; boundary="zz"\n\nonly text\n')
+    )
     assert isinstance(parsed.text_body, str)
 
 

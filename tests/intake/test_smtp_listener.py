@@ -245,7 +245,7 @@ def test_storage_failure_answers_451_so_the_sender_retries(
 
     raw = email()
     with monkeypatch.context() as patched:
-        patched.setattr(pipeline.InboundMessage.objects, "create", database_down)
+        patched.setattr(pipeline.InboundMessage, "save", database_down)
         code, reply = data_reply(listener, raw, "dana@brightsmile.example", ["support@msp.example"])
 
     assert (code, reply) == (451, "4.3.0 Temporary failure, please retry")

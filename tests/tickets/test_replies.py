@@ -22,7 +22,11 @@ pytestmark = pytest.mark.django_db
 def emailed_request(requester: Contact, subject: str = "Printer jam", message_id: str = "") -> Ticket:
     actor = Actor(contact=requester, label="email intake")
     ticket = open_ticket(
-        client=requester.client, requester=requester, subject=subject, channel=Channel.EMAIL, actor=actor
+        client_id=requester.client_id,
+        requester=requester,
+        subject=subject,
+        channel=Channel.EMAIL,
+        actor=actor,
     )
     add_message(
         ticket,
