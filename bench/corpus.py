@@ -63,7 +63,11 @@ def generate(count: int, seed: int = 2026) -> list[bytes]:
         msg["Date"] = format_datetime(start + timedelta(minutes=n))
         msg.set_content(body + "\n\n-- \nSent from my phone\n")
         if kind == 1:
-            msg.add_attachment(PDF, maintype="application", subtype="pdf", filename=f"screenshot-{n}.pdf")
+            # Each file differs: identical files are stored once, which would flatter the figures.
+            unique_pdf = PDF.replace(b"%%EOF", f"% screenshot {n}\n%%EOF".encode())
+            msg.add_attachment(
+                unique_pdf, maintype="application", subtype="pdf", filename=f"screenshot-{n}.pdf"
+            )
         messages.append(msg.as_bytes())
     return messages
 

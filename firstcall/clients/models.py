@@ -137,13 +137,16 @@ def first_response_minutes(client_id: int | None, priority: str) -> int:
     if client_id is None:
         return DEFAULT_FIRST_RESPONSE_MINUTES[Priority(priority)]
     today = timezone.localdate()
-    minutes = (
-        ResponseTarget.objects.filter(
-            contract__client_id=client_id, priority=priority, contract__starts_on__lte=today
-        )
-        .filter(models.Q(contract__ends_on__isnull=True) | models.Q(contract__ends_on__gte=today))
-        .order_by("-contract__starts_on")
-        .values_list("first_response_minutes", flat=True)
-        .first()
+    # Filtered in Python: a client has a handful of contracts, and the simple query is cheap
+    # on the intake hot path.
+    targets = ResponseTarget.objects.filter(contract__client_id=client_id, priority=priority).values_list(
+        "first_response_minutes", "contract__starts_on", "contract__ends_on"
     )
-    return minutes if minutes is not None else DEFAULT_FIRST_RESPONSE_MINUTES[Priority(priority)]
+    current = [
+        (starts_on, minutes)
+        for minutes, starts_on, ends_on in targets
+        if starts_on <= today and (ends_on is None or ends_on >= today)
+    ]
+    if not current:
+        return DEFAULT_FIRST_RESPONSE_MINUTES[Priority(priority)]
+    return max(current)[1]

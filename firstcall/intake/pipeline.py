@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -34,7 +35,15 @@ from firstcall.tickets.actions import (
     open_ticket,
     transition,
 )
-from firstcall.tickets.models import Attachment, Channel, Message, MessageKind, Status, Ticket
+from firstcall.tickets.models import (
+    Attachment,
+    Channel,
+    Message,
+    MessageKind,
+    Status,
+    Ticket,
+    attachment_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -198,12 +207,13 @@ def _finish(
     created: bool = False,
     reason: str = "",
 ) -> IntakeOutcome:
+    # The row is ours here (just inserted, or locked by process()): plain values suffice.
     InboundMessage.objects.filter(pk=inbound.pk).update(
         status=status,
         reason=reason[:500],
         ticket=ticket,
         processed_at=timezone.now(),
-        processing_attempts=F("processing_attempts") + 1,
+        processing_attempts=inbound.processing_attempts + 1,
     )
     return IntakeOutcome(
         inbound.pk, status, ticket.pk if ticket else None, created_ticket=created, reason=reason
@@ -230,9 +240,10 @@ def identify(person: Person, actor_label: str) -> Contact:
     """The known contact with this address; else a new contact, of the client owning the
     address's domain if any (otherwise an unverified requester with no client)."""
     address = person.email.strip().lower()
-    contact = Contact.objects.filter(email=address).first()
-    if contact is not None:
-        return contact
+    try:
+        return Contact.objects.get(email=address)
+    except Contact.DoesNotExist:
+        pass
     domain = address.rpartition("@")[2]
     client_id = EmailDomain.objects.filter(domain=domain).values_list("client_id", flat=True).first()
     try:
@@ -258,14 +269,14 @@ def _is_our_address(address: str) -> bool:
 
 def _find_thread(request: IncomingRequest, sender: Contact) -> Ticket | None:
     if request.replies_to:
-        earlier = (
+        answered_ticket_id = (
             Message.objects.filter(rfc_message_id__in=request.replies_to)
-            .select_related("ticket")
-            .order_by("-created_at", "-id")
+            .order_by("-id")
+            .values_list("ticket_id", flat=True)
             .first()
         )
-        if earlier is not None:
-            return earlier.ticket
+        if answered_ticket_id is not None:
+            return Ticket.objects.get(pk=answered_ticket_id)
     if request.named_ticket_id is not None:
         named = Ticket.objects.filter(pk=request.named_ticket_id).first()
         # A ticket number in a subject is only trusted from people of that ticket: anyone can
@@ -351,7 +362,12 @@ def _save_attachments(message: Message, request: IncomingRequest) -> None:
             size=len(incoming.content),
             sha256=digest,
         )
-        attachment.file.save(digest, ContentFile(incoming.content), save=True)
+        stored_name = attachment_path(attachment, incoming.filename)
+        if default_storage.exists(stored_name):
+            attachment.file.name = stored_name
+            attachment.save()
+        else:
+            attachment.file.save(digest, ContentFile(incoming.content), save=True)
 
 
 def _acknowledge(

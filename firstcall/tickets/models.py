@@ -152,8 +152,8 @@ class Message(models.Model):
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:
-    now = timezone.now()
-    return f"{now:%Y/%m}/{instance.sha256[:2]}/{instance.sha256}"
+    """Files are stored by content hash: the same file (a logo in every signature) is kept once."""
+    return f"{instance.sha256[:2]}/{instance.sha256[2:4]}/{instance.sha256}"
 
 
 class Attachment(models.Model):

@@ -415,3 +415,21 @@ def test_ingesting_the_same_message_twice_gives_one_ticket(
     assert second.duplicate
     assert second.ticket_id == first.ticket_id
     assert Ticket.objects.count() == (1 if first.ticket_id else 0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"From: a@b\r\nMessage-ID: <abc@x>\r\n\r\nbody", "mid:abc@x"),
+        (b"From: a@b\r\nMessage-Id:\r\n <folded@x>\r\nSubject: s\r\n\r\nbody", "mid:folded@x"),
+        (b"message-id: <lower@x> \n\nbody", "mid:lower@x"),
+        # A Message-ID line in the body is not the message's id.
+        (b"From: a@b\n\nMessage-ID: <in-body@x>\n", None),
+    ],
+)
+def test_external_id_is_the_message_id_header_or_a_hash(raw: bytes, expected: str | None) -> None:
+    from hashlib import sha256
+
+    from firstcall.intake.channels.email import external_id
+
+    assert external_id(raw) == (expected or "sha256:" + sha256(raw).hexdigest())
