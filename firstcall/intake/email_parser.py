@@ -283,7 +283,9 @@ def split_message_ids(value: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-_ADDR_FALLBACK_RE = re.compile(r"[^\s<>\"(),;:@\[\]]+@[^\s<>\"(),;:@\[\]]+")
+_ADDR_TOKEN_SPLIT_RE = re.compile(r"[\s<>\"(),;:\[\]]+")
+# Longer address headers are cut: the legacy address parser gets slow on megabyte-long garbage.
+_MAX_ADDRESS_HEADER = 100_000
 
 
 def _valid_address(addr: str) -> str | None:
@@ -309,7 +311,7 @@ def _parse_addresses(raw_values: list[str]) -> list[tuple[str, str]]:
     """(decoded display name, lowercased address) pairs; invalid entries are skipped."""
     if not raw_values:
         return []
-    values = [_raw_to_text(v) for v in raw_values]
+    values = [_raw_to_text(v[:_MAX_ADDRESS_HEADER]) for v in raw_values]
     try:
         pairs = _getaddresses(values)
     except Exception:  # the legacy parser has had IndexError bugs on odd input
@@ -330,8 +332,8 @@ def _parse_addresses(raw_values: list[str]) -> list[tuple[str, str]]:
         result.append((decoded, valid))
     if not result:
         for value in values:
-            for match in _ADDR_FALLBACK_RE.finditer(value):
-                found = _valid_address(match.group(0))
+            for token in _ADDR_TOKEN_SPLIT_RE.split(value):
+                found = _valid_address(token) if "@" in token else None
                 if found and found not in seen:
                     seen.add(found)
                     result.append(("", _clean(found)))
@@ -710,16 +712,16 @@ _BOUNCE_SUBJECTS = (
 def _parse_field_blocks(text: str) -> list[dict[str, str]]:
     """Blocks of "Name: value" lines (continuations folded), separated by blank lines."""
     blocks: list[dict[str, str]] = []
-    current: dict[str, str] = {}
+    current: dict[str, list[str]] = {}
     last: str | None = None
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if not line.strip():
             if current:
-                blocks.append(current)
+                blocks.append({name: " ".join(parts) for name, parts in current.items()})
             current, last = {}, None
             continue
         if line[:1] in (" ", "\t") and last is not None:
-            current[last] += " " + line.strip()
+            current[last].append(line.strip())
             continue
         match = _FIELD_LINE_RE.match(line)
         if match is None:
@@ -729,9 +731,9 @@ def _parse_field_blocks(text: str) -> list[dict[str, str]]:
         if last in current:
             last = None  # keep the first occurrence of a field
             continue
-        current[last] = match.group(2).strip()
+        current[last] = [match.group(2).strip()]
     if current:
-        blocks.append(current)
+        blocks.append({name: " ".join(parts) for name, parts in current.items()})
     return blocks
 
 

@@ -46,7 +46,9 @@ def send_email(delivery: Delivery) -> None:
         connection.open()
         try:
             assert connection.connection is not None
-            connection.connection.sendmail("", [delivery.to_address], message.message().as_bytes())
+            connection.connection.sendmail(
+                "", [delivery.to_address], message.message().as_bytes(linesep="\r\n")
+            )
         finally:
             connection.close()
         return

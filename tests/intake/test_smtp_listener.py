@@ -132,6 +132,21 @@ def test_new_email_makes_ticket_and_acknowledgment_goes_out_over_smtp(
     assert headers["To"] == "dana@brightsmile.example"
 
 
+def test_long_acknowledgment_goes_out_with_smtp_line_endings(
+    dana: Contact, listener: SmtpListener, sink: MailSink
+) -> None:
+    # Several paragraphs quoted in the acknowledgment: the whole message is far over the
+    # 1,000-byte SMTP line limit, so it must go out with CRLF line endings, not as one line.
+    body = "\n\n".join(
+        f"Paragraph {n}: the practice software shows error 0x{n:04x} again." for n in range(30)
+    )
+    code, _ = data_reply(listener, email(body=body), "dana@brightsmile.example", ["support@msp.example"])
+    assert code == 250
+    ack = sink.wait_for(lambda m: m.rcpt_tos == ["dana@brightsmile.example"])
+    assert len(ack.data) > 1000 and b"\r\n" in ack.data
+    assert "Paragraph 3:" in ack.email.get_content()
+
+
 def test_unknown_recipient_is_refused_with_550(listener: SmtpListener, sink: MailSink) -> None:
     with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
         send(listener, email(to="sales@msp.example"))
