@@ -482,6 +482,8 @@ def _print_banner(
         "",
         f"  Console     {url}/{reachable}",
         f"  Sign in     {sign_in}",
+        f"  Web form    {url}/request/    (what clients use to ask for help)",
+        f"  API docs    {url}/api/docs",
         f"  Email in    SMTP {smtp}, for {accepted_addresses_text()}",
         f"  Email out   {outbound}",
         f"  Try it      {try_it}    (then reload the console)",

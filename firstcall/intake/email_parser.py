@@ -905,6 +905,24 @@ def _strip_leading_blank_lines(raw: bytes) -> bytes:
     return raw.lstrip(b"\r\n")
 
 
+_PARAM_HEADER_RE = re.compile(rb"^Content-(?:Type|Disposition)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*", re.I | re.M)
+_MAX_PARAM_HEADER = 16_384
+
+
+def _cap_param_headers(data: bytes) -> bytes:
+    """Shorten absurdly long Content-Type/-Disposition fields.
+
+    The stdlib parameter parser is quadratic in the number of parameters (a 1 MB field takes
+    seconds); real fields are a few hundred bytes even with RFC 2231 continuations.
+    """
+
+    def cap(match: re.Match[bytes]) -> bytes:
+        field = match.group(0)
+        return field if len(field) <= _MAX_PARAM_HEADER else field[:_MAX_PARAM_HEADER]
+
+    return _PARAM_HEADER_RE.sub(cap, data)
+
+
 def parse_email(raw: bytes, *, max_attachment_bytes: int) -> ParsedEmail:
     """Parse raw message bytes. Raises only ``EmailRejected``."""
     if not isinstance(raw, (bytes, bytearray, memoryview)):
@@ -927,7 +945,7 @@ def parse_email(raw: bytes, *, max_attachment_bytes: int) -> ParsedEmail:
 
 
 def _parse(raw: bytes, data: bytes, max_attachment_bytes: int) -> ParsedEmail:
-    msg = BytesParser(policy=policy.compat32).parsebytes(data)
+    msg = BytesParser(policy=policy.compat32).parsebytes(_cap_param_headers(data))
     headers = _headers_of(msg)
 
     from_raw = headers.get("from")
