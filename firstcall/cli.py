@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import difflib
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -26,7 +25,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-OWNER_USERNAME = "owner"
 # Management commands with friendlier names on the command line.
 ALIASES = {"import-eml": "import_eml", "send-test-email": "send_test_email"}
 STOP_TIMEOUT_SECONDS = 10.0
@@ -290,29 +288,6 @@ class Supervisor:
                 child.process.wait()
 
 
-def ensure_owner_account() -> tuple[str, str | None]:
-    """The owner's username, and a new password if the account was created now (None if an
-    owner existed). The password is shown once and stored only hashed."""
-    from django.db import IntegrityError, transaction
-
-    from firstcall.accounts.models import Role, User
-    from firstcall.tickets.actions import Actor, audit
-
-    existing = User.objects.filter(role=Role.OWNER, is_active=True).order_by("pk").first()
-    if existing is not None:
-        return existing.username, None
-    password = secrets.token_urlsafe(12)
-    try:
-        with transaction.atomic():
-            User.objects.create_user(
-                OWNER_USERNAME, password=password, role=Role.OWNER, is_staff=True, is_superuser=True
-            )
-            audit(None, Actor.system("firstcall serve"), "owner_created", after={"username": OWNER_USERNAME})
-    except IntegrityError:  # a user named "owner" exists without the owner role
-        return OWNER_USERNAME, None
-    return OWNER_USERNAME, password
-
-
 def _describe_database() -> str:
     from django.conf import settings
 
@@ -385,7 +360,9 @@ def serve(argv: list[str]) -> int:
 
     try:
         database_state = _prepare_database()
-        owner, password = ensure_owner_account()
+        from firstcall.accounts.owner import ensure_owner_account
+
+        owner, password = ensure_owner_account(created_by="firstcall serve")
     except DatabaseError as error:
         print(f"firstcall: cannot use the {_describe_database()}: {error}", file=sys.stderr)
         return 1

@@ -20,7 +20,8 @@ from django.core.management import base as management_base
 from django.db import connections
 
 from firstcall.accounts.models import Role, User
-from firstcall.cli import ensure_owner_account, main
+from firstcall.accounts.owner import ensure_owner_account
+from firstcall.cli import main
 from firstcall.clients.demo import load_demo
 from firstcall.clients.models import Client, Contact, PhoneNumber, first_response_minutes
 from firstcall.intake.channels.smtp_listener import SmtpListener

@@ -332,7 +332,10 @@ def test_8bit_raw_bytes_in_headers() -> None:
 
 
 def test_nul_bytes_and_lone_surrogates_never_reach_the_output() -> None:
-    raw = b"From: a@example.com\r\nSubject: a\x00b\r\nContent-Type: text/plain; charset=utf-7\r\n\r\n+2AA-x\x00y"
+    raw = (
+        b"From: a@example.com\r\nSubject: a\x00b\r\n"
+        b"Content-Type: text/plain; charset=utf-7\r\n\r\n+2AA-x\x00y"
+    )
     parsed = parse(raw)
     assert parsed.subject == "ab"
     assert "\x00" not in parsed.text_body
@@ -778,7 +781,8 @@ def test_trim_outlook_from_sent_block() -> None:
     text = (
         "Still broken.\r\n\r\n________________________________\r\n"
         "From: Help Desk <help@msp.example>\r\nSent: Monday, March 3, 2025 10:15 AM\r\n"
-        "To: Dana Whitfield <dana@brightsmile.example>\r\nSubject: [T-000123] printer\r\n\r\nPlease restart.\r\n"
+        "To: Dana Whitfield <dana@brightsmile.example>\r\nSubject: [T-000123] printer\r\n"
+        "\r\nPlease restart.\r\n"
     )
     assert trim_quoted_reply(text) == "Still broken."
 
