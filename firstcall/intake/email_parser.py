@@ -436,6 +436,8 @@ _REPORT_META_TYPES = frozenset(
         "message/global-delivery-status",
         "text/rfc822-headers",
         "message/global-headers",
+        "message/disposition-notification",
+        "message/global-disposition-notification",
     }
 )
 _EMBEDDED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
@@ -487,6 +489,8 @@ def _payload_bytes(part: Message) -> bytes:
     raw = part.get_payload()
     if isinstance(raw, str):
         return raw.encode("utf-8", "surrogateescape")
+    if isinstance(raw, list) and raw and isinstance(raw[0], Message):
+        return _serialize(raw[0])  # other message/* types are parsed as an embedded message
     return b""
 
 
@@ -665,7 +669,7 @@ def _collect(root: Message, max_attachment_bytes: int) -> _Collected:
         if ctype in _REPORT_META_TYPES:
             if "delivery-status" in ctype:
                 collected.delivery_status.append(_delivery_status_text(part))
-            else:
+            elif "headers" in ctype:
                 collected.report_headers.append(_part_text(part))
             continue
         disposition = _disposition(part)
@@ -702,10 +706,8 @@ _BOUNCE_SUBJECTS = (
     "delivery status notification",
     "undeliverable:",
     "mail delivery failed",
-    "mail delivery failure",
     "returned mail:",
     "failure notice",
-    "delivery failure",
 )
 
 
@@ -841,13 +843,17 @@ _XARS_SUPPRESS = frozenset({"all", "oof", "autoreply"})
 
 
 def _suppression_reason(
-    headers: dict[str, list[str]], return_path: str | None, subject: str, bounce: BounceReport | None
+    headers: dict[str, list[str]],
+    return_path: str | None,
+    subject: str,
+    bounce: BounceReport | None,
+    content_type: str,
 ) -> str | None:
     auto_submitted = _decode_header(_first(headers, "auto-submitted"))
     if "auto-submitted" in headers:
         keyword = auto_submitted.split(";", 1)[0].split("(", 1)[0].strip().lower()
         if keyword != "no":
-            return f"Auto-Submitted: {keyword or '(empty)'} (RFC 3834)"
+            return f"Auto-Submitted: {keyword[:40] or '(empty)'} (RFC 3834)"
     precedence = _decode_header(_first(headers, "precedence")).split(";", 1)[0].strip().lower()
     if precedence in _PRECEDENCE_SUPPRESS:
         return f"Precedence: {precedence}"
@@ -855,7 +861,7 @@ def _suppression_reason(
         return "X-Loop header present (mail loop protection)"
     xars = _decode_header(_first(headers, "x-auto-response-suppress"))
     if {token.lower() for token in re.split(r"[\s,;]+", xars) if token} & _XARS_SUPPRESS:
-        return f"X-Auto-Response-Suppress: {xars}"
+        return f"X-Auto-Response-Suppress: {xars[:60]}"
     if return_path == "":
         return "empty Return-Path <> (null sender)"
     if "list-id" in headers:
@@ -870,6 +876,8 @@ def _suppression_reason(
         return "X-Firstcall-Loop header present (our own outbound mail came back)"
     if bounce is not None:
         return "delivery status notification (bounce)"
+    if content_type == "multipart/report":
+        return "automated report (multipart/report, e.g. a read receipt)"
     return None
 
 
@@ -920,6 +928,8 @@ def _cap_param_headers(data: bytes) -> bytes:
         field = match.group(0)
         return field if len(field) <= _MAX_PARAM_HEADER else field[:_MAX_PARAM_HEADER]
 
+    if len(data) <= _MAX_PARAM_HEADER:
+        return data
     return _PARAM_HEADER_RE.sub(cap, data)
 
 
@@ -993,7 +1003,9 @@ def _parse(raw: bytes, data: bytes, max_attachment_bytes: int) -> ParsedEmail:
         html_body=html_body,
         attachments=tuple(collected.attachments),
         dropped_attachments=tuple(collected.dropped),
-        auto_reply_suppressed_reason=_suppression_reason(headers, return_path, subject, bounce),
+        auto_reply_suppressed_reason=_suppression_reason(
+            headers, return_path, subject, bounce, _content_type(msg)
+        ),
         bounce=bounce,
         raw_sha256=hashlib.sha256(raw).hexdigest(),
         header_loop_marker=_decode_header(loop_raw) if loop_raw is not None else None,

@@ -660,6 +660,32 @@ The following message could not be delivered.
     assert bounce is not None and bounce.original_message_id == "ack-5@firstcall"
 
 
+def test_read_receipt_is_not_a_bounce_but_suppresses_auto_reply() -> None:
+    raw = raw_message(
+        """
+From: dana@brightsmile.example
+Subject: Read: [T-000123] printer
+Content-Type: multipart/report; report-type=disposition-notification; boundary=r
+
+--r
+Content-Type: text/plain
+
+Your message was read.
+--r
+Content-Type: message/disposition-notification
+
+Final-Recipient: rfc822; dana@brightsmile.example
+Disposition: manual-action/MDN-sent-manually; displayed
+--r--
+"""
+    )
+    parsed = parse(raw)
+    assert parsed.bounce is None
+    assert parsed.auto_reply_suppressed_reason is not None
+    assert parsed.text_body == "Your message was read."
+    assert parsed.attachments == ()
+
+
 def test_ordinary_mail_with_forwarded_message_is_not_a_bounce() -> None:
     outer = simple_message(Subject="Fwd: Undelivered Mail Returned to Sender")
     outer.add_attachment(simple_message())
