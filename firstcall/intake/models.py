@@ -17,6 +17,9 @@ class InboundStatus(models.TextChoices):
 
 
 class InboundMessage(models.Model):
+    """A payload as it arrived. The ticket entry made from it is its ``timeline_message``
+    (``Message.inbound``); a rejected payload has none."""
+
     channel = models.CharField(max_length=20, choices=Channel.choices)
     # What the source calls it: the email Message-ID (or sha256:<hash of raw bytes> without one),
     # a web form's submission token, an API Idempotency-Key, later a Twilio MessageSid...
@@ -29,9 +32,6 @@ class InboundMessage(models.Model):
     processing_attempts = models.PositiveSmallIntegerField(default=0)
     # How often the same payload arrived again (redelivery); it is processed only once.
     duplicate_deliveries = models.PositiveIntegerField(default=0)
-    ticket = models.ForeignKey(
-        "tickets.Ticket", on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound"
-    )
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
 

@@ -108,6 +108,32 @@ class _AlreadyStored(Exception):
     """This (channel, external id) is stored already: the payload was delivered again."""
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A payload read and interpreted, not yet stored. Preparing touches no database, so it
+    can run anywhere (the importer prepares in another process) and be stored later, in order."""
+
+    channel: Channel
+    external_id: str
+    raw: bytes
+    metadata: dict[str, Any]
+    interpreted: IncomingRequest | BounceNotice | Rejected | None
+    # An unexpected error while interpreting: the payload is stored 'received' with it.
+    failure: Exception | None = None
+
+
+def prepare(
+    channel: Channel, external_id: str, raw: bytes, metadata: dict[str, Any] | None = None
+) -> Prepared:
+    external_id = bounded_external_id(external_id)
+    metadata = metadata or {}
+    unsaved = InboundMessage(channel=channel, external_id=external_id, raw=raw, metadata=metadata)
+    try:
+        return Prepared(channel, external_id, raw, metadata, _interpret(unsaved))
+    except Exception as error:  # recorded on the stored payload by store_and_process
+        return Prepared(channel, external_id, raw, metadata, None, failure=error)
+
+
 def ingest(
     channel: Channel,
     external_id: str,
@@ -116,21 +142,33 @@ def ingest(
     *,
     acknowledge: bool = True,
 ) -> IntakeOutcome:
-    """Store the raw payload and process it, once.
+    """Store the raw payload and process it, once."""
+    return store_and_process(prepare(channel, external_id, raw, metadata), acknowledge=acknowledge)
 
-    The payload is interpreted (parsed) first, outside the write transaction; then one
-    transaction stores the raw row — its first statement — and applies it. If anything fails,
-    that transaction rolls back and the raw payload is stored on its own ('received', with the
-    error) for the sweep to retry: nothing is lost and nothing is half-done."""
-    external_id = bounded_external_id(external_id)
-    inbound = InboundMessage(channel=channel, external_id=external_id, raw=raw, metadata=metadata or {})
+
+def store_and_process(prepared: Prepared, *, acknowledge: bool = True) -> IntakeOutcome:
+    """One transaction stores the raw row — its first statement — and applies the interpreted
+    payload. If anything fails, that transaction rolls back and the raw payload is stored on its
+    own ('received', with the error) for the sweep to retry: nothing is lost, nothing half-done."""
+    interpreted = prepared.interpreted
+    inbound = InboundMessage(
+        channel=prepared.channel,
+        external_id=prepared.external_id,
+        raw=prepared.raw,
+        metadata=prepared.metadata,
+    )
+    # The row is written with its outcome: the transaction makes them one, so a failure leaves
+    # neither (and the payload is then stored 'received' on its own, below).
+    inbound.processed_at = timezone.now()
+    inbound.processing_attempts = 1
+    if isinstance(interpreted, Rejected):
+        inbound.status = InboundStatus.REJECTED
+        inbound.reason = interpreted.reason[:500]
+    else:
+        inbound.status = InboundStatus.PROCESSED
     try:
-        interpreted = _interpret(inbound)
-        if isinstance(interpreted, Rejected):
-            inbound.status = InboundStatus.REJECTED
-            inbound.reason = interpreted.reason[:500]
-            inbound.processed_at = timezone.now()
-            inbound.processing_attempts = 1
+        if prepared.failure is not None:
+            raise prepared.failure
         with transaction.atomic():
             try:
                 inbound.save(force_insert=True)
@@ -138,15 +176,16 @@ def ingest(
                 raise _AlreadyStored from None
             if isinstance(interpreted, Rejected):
                 return IntakeOutcome(inbound.pk, InboundStatus.REJECTED, reason=inbound.reason)
+            assert interpreted is not None
             # Nobody else can see the row before commit: no lock needed to claim it.
             return _apply(inbound, interpreted, acknowledge=acknowledge)
     except _AlreadyStored:
-        existing = _count_redelivery(channel, external_id)
+        existing = _count_redelivery(prepared.channel, prepared.external_id)
         if existing.status == InboundStatus.RECEIVED:
             return process(existing.pk, acknowledge=acknowledge)
         return _already_processed(existing)
     except Exception as error:
-        stored, created = receive(channel, external_id, raw, metadata)
+        stored, created = receive(prepared.channel, prepared.external_id, prepared.raw, prepared.metadata)
         if created:
             _record_failure(stored.pk, error)
         raise
@@ -170,8 +209,9 @@ def process(inbound_id: int, *, acknowledge: bool = True) -> IntakeOutcome:
 
 
 def _already_processed(inbound: InboundMessage) -> IntakeOutcome:
+    ticket_id = Message.objects.filter(inbound_id=inbound.pk).values_list("ticket_id", flat=True).first()
     return IntakeOutcome(
-        inbound.pk, InboundStatus(inbound.status), inbound.ticket_id, duplicate=True, reason=inbound.reason
+        inbound.pk, InboundStatus(inbound.status), ticket_id, duplicate=True, reason=inbound.reason
     )
 
 
@@ -207,14 +247,16 @@ def _finish(
     created: bool = False,
     reason: str = "",
 ) -> IntakeOutcome:
-    # The row is ours here (just inserted, or locked by process()): plain values suffice.
-    InboundMessage.objects.filter(pk=inbound.pk).update(
-        status=status,
-        reason=reason[:500],
-        ticket=ticket,
-        processed_at=timezone.now(),
-        processing_attempts=inbound.processing_attempts + 1,
-    )
+    """Record the outcome on the row, unless it was stored with it already (the usual case)."""
+    if (inbound.status, inbound.reason) != (status, reason[:500]):
+        # The row is ours here (just inserted, or locked by process()): plain values suffice.
+        InboundMessage.objects.filter(pk=inbound.pk).update(
+            status=status,
+            reason=reason[:500],
+            processed_at=timezone.now(),
+            # A row stored with an outcome counted its attempt already.
+            processing_attempts=inbound.processing_attempts + (inbound.status == InboundStatus.RECEIVED),
+        )
     return IntakeOutcome(
         inbound.pk, status, ticket.pk if ticket else None, created_ticket=created, reason=reason
     )
@@ -232,7 +274,14 @@ def _attach_bounce(inbound: InboundMessage, bounce: BounceNotice) -> IntakeOutco
             reason=f"bounce about a message we did not send: {bounce.summary}",
         )
     ticket = delivery.message.ticket
-    add_event(ticket, f"Email to {delivery.to_address} bounced: {bounce.summary}")
+    add_message(
+        ticket,
+        kind=MessageKind.EVENT,
+        channel=Channel(inbound.channel),
+        body_text=f"Email to {delivery.to_address} bounced: {bounce.summary}",
+        inbound_id=inbound.pk,
+        actor=Actor.system("bounce"),
+    )
     return _finish(inbound, InboundStatus.PROCESSED, ticket)
 
 
@@ -269,14 +318,10 @@ def _is_our_address(address: str) -> bool:
 
 def _find_thread(request: IncomingRequest, sender: Contact) -> Ticket | None:
     if request.replies_to:
-        answered_ticket_id = (
-            Message.objects.filter(rfc_message_id__in=request.replies_to)
-            .order_by("-id")
-            .values_list("ticket_id", flat=True)
-            .first()
-        )
-        if answered_ticket_id is not None:
-            return Ticket.objects.get(pk=answered_ticket_id)
+        answered = Ticket.objects.filter(messages__rfc_message_id__in=request.replies_to)
+        answered_ticket = answered.order_by("-messages__id").first()
+        if answered_ticket is not None:
+            return answered_ticket
     if request.named_ticket_id is not None:
         named = Ticket.objects.filter(pk=request.named_ticket_id).first()
         # A ticket number in a subject is only trusted from people of that ticket: anyone can

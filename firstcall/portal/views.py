@@ -61,13 +61,14 @@ def request_form(request: HttpRequest) -> HttpResponse:
 def request_sent(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     inbound = (
         InboundMessage.objects.filter(channel=Channel.WEB, external_id=external_id(token))
-        .select_related("ticket__client", "ticket__requester")
+        .select_related("timeline_message__ticket__client", "timeline_message__ticket__requester")
         .defer("raw", "metadata")
         .first()
     )
     if inbound is None or inbound.status == InboundStatus.REJECTED:
         raise Http404("No request was sent with this form.")
-    ticket = inbound.ticket
+    entry = getattr(inbound, "timeline_message", None)
+    ticket = entry.ticket if entry is not None else None
     context: dict[str, Any] = {**site_context(), "ticket": ticket}
     if ticket is not None:
         context.update(

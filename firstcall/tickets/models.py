@@ -153,7 +153,7 @@ class Message(models.Model):
 
 def attachment_path(instance: Attachment, filename: str) -> str:
     """Files are stored by content hash: the same file (a logo in every signature) is kept once."""
-    return f"{instance.sha256[:2]}/{instance.sha256[2:4]}/{instance.sha256}"
+    return f"{instance.sha256[:2]}/{instance.sha256}"
 
 
 class Attachment(models.Model):

@@ -40,7 +40,7 @@ def test_creates_ticket_stores_raw_and_acknowledges(rmm, bob, dana, outbox, run_
     assert data["url"] == f"http://127.0.0.1:8000/tickets/{ticket.number}/"
     assert data["first_response_due_at"] is not None
 
-    inbound = InboundMessage.objects.get(ticket=ticket)
+    inbound = InboundMessage.objects.get(timeline_message__ticket=ticket)
     assert inbound.channel == Channel.API and inbound.status == InboundStatus.PROCESSED
     assert json.loads(bytes(inbound.raw))["body"] == request_body()["body"]
     assert inbound.metadata == {"user_id": bob.pk, "token_name": "RMM integration"}

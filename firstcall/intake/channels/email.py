@@ -10,7 +10,7 @@ from django.conf import settings
 
 from firstcall.intake.email_parser import EmailRejected, normalize_message_id, parse_email
 from firstcall.intake.models import InboundMessage
-from firstcall.intake.pipeline import IntakeOutcome, ingest
+from firstcall.intake.pipeline import IntakeOutcome, Prepared, prepare, store_and_process
 from firstcall.intake.request import BounceNotice, IncomingAttachment, IncomingRequest, Person, Rejected
 from firstcall.tickets.models import Channel, parse_ticket_number
 
@@ -30,6 +30,17 @@ def external_id(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+def prepare_email(
+    raw: bytes, *, mail_from: str | None = None, rcpt_tos: list[str] | None = None, source: str = "smtp"
+) -> Prepared:
+    metadata: dict[str, Any] = {"source": source}
+    if mail_from is not None:
+        metadata["mail_from"] = mail_from
+    if rcpt_tos is not None:
+        metadata["rcpt_tos"] = rcpt_tos
+    return prepare(Channel.EMAIL, external_id(raw), raw, metadata)
+
+
 def ingest_email(
     raw: bytes,
     *,
@@ -38,12 +49,8 @@ def ingest_email(
     source: str = "smtp",
     acknowledge: bool = True,
 ) -> IntakeOutcome:
-    metadata: dict[str, Any] = {"source": source}
-    if mail_from is not None:
-        metadata["mail_from"] = mail_from
-    if rcpt_tos is not None:
-        metadata["rcpt_tos"] = rcpt_tos
-    return ingest(Channel.EMAIL, external_id(raw), raw, metadata, acknowledge=acknowledge)
+    prepared = prepare_email(raw, mail_from=mail_from, rcpt_tos=rcpt_tos, source=source)
+    return store_and_process(prepared, acknowledge=acknowledge)
 
 
 def _size(n: int) -> str:
