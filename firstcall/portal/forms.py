@@ -56,8 +56,8 @@ class RequestForm(forms.Form):
         label="This is an emergency",
         required=False,
         help_text=(
-            "Tick only if work has stopped: we page a technician right away and the fastest (P1) "
-            "response target applies."
+            "Tick only if work has stopped: your request goes to the top of our queue as an "
+            "emergency and the fastest (P1) response target applies."
         ),
     )
     token = forms.UUIDField(
