@@ -427,7 +427,7 @@ def _print_banner(
 ) -> None:
     from django.conf import settings
 
-    from firstcall.intake.channels.smtp_listener import accepted_addresses_text
+    from firstcall.intake.addresses import accepted_addresses_text
 
     if password:
         sign_in = f"{owner} / {password}    (shown only now; stored hashed)"

@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from firstcall.clients.models import Contact, EmailDomain
+from firstcall.intake.addresses import is_our_address
 from firstcall.intake.models import InboundMessage, InboundStatus
 from firstcall.intake.request import BounceNotice, IncomingRequest, Person, Rejected
 from firstcall.notify.outbound import acknowledgment_rate_exceeded, mark_bounced, schedule_acknowledgment
@@ -309,13 +310,6 @@ def identify(person: Person, actor_label: str) -> Contact:
     return contact
 
 
-def _is_our_address(address: str) -> bool:
-    address = address.lower()
-    domain = "@" + address.rpartition("@")[2]
-    accepted = settings.FIRSTCALL_ACCEPTED_ADDRESSES
-    return address == settings.DEFAULT_FROM_EMAIL.lower() or address in accepted or domain in accepted
-
-
 def _find_thread(request: IncomingRequest, sender: Contact) -> Ticket | None:
     if request.replies_to:
         answered = Ticket.objects.filter(messages__rfc_message_id__in=request.replies_to)
@@ -375,7 +369,7 @@ def _thread_or_open(
     if not created:
         add_participant(ticket, sender, actor=actor)
     for person in request.participants:
-        if person.email.lower() != sender.email and not _is_our_address(person.email):
+        if person.email.lower() != sender.email and not is_our_address(person.email):
             add_participant(ticket, identify(person, actor_label), actor=actor)
     if created:
         _acknowledge(ticket, message, sender, request, enabled=acknowledge)
@@ -423,7 +417,7 @@ def _acknowledge(
     reason = request.no_acknowledgment_reason
     if not reason and not sender.email:
         reason = "the requester has no email address"
-    if not reason and _is_our_address(sender.email):
+    if not reason and is_our_address(sender.email):
         reason = "the sender is one of our own addresses"
     if not reason and acknowledgment_rate_exceeded(sender.email):
         reason = (

@@ -433,3 +433,12 @@ def test_external_id_is_the_message_id_header_or_a_hash(raw: bytes, expected: st
     from firstcall.intake.channels.email import external_id
 
     assert external_id(raw) == (expected or "sha256:" + sha256(raw).hexdigest())
+
+
+def test_system_check_warns_when_replies_to_acknowledgments_would_be_refused(settings: Any) -> None:
+    from firstcall.intake.addresses import check_replies_come_back
+
+    assert check_replies_come_back() == []
+    settings.DEFAULT_FROM_EMAIL = "noreply@elsewhere.example"
+    [warning] = check_replies_come_back()
+    assert warning.id == "firstcall.W001" and "noreply@elsewhere.example" in warning.msg

@@ -17,7 +17,8 @@ from django.db.backends.utils import CursorWrapper
 
 from firstcall.clients.models import Contact
 from firstcall.intake import pipeline
-from firstcall.intake.channels.smtp_listener import SmtpListener, is_accepted_address
+from firstcall.intake.addresses import is_accepted_address
+from firstcall.intake.channels.smtp_listener import SmtpListener
 from firstcall.intake.models import InboundMessage, InboundStatus
 from firstcall.tickets.models import Ticket
 from tests.mailsink import MailSink, SunkMessage

@@ -55,7 +55,9 @@ def test_form_has_labelled_fields_and_a_fresh_token_each_time(browser: HttpClien
         ("id_is_emergency", "This is an emergency"),
     ]:
         assert re.search(rf'<label for="{field_id}">{label}', html), label
-    assert "goes to the top of our queue as an emergency and the fastest (P1) response target applies." in html
+    assert (
+        "goes to the top of our queue as an emergency and the fastest (P1) response target applies." in html
+    )
     first = token_on(html)
     second = token_on(browser.get(FORM_URL).content.decode())
     assert uuid.UUID(first).version == 4 and first != second

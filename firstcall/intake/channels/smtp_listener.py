@@ -26,6 +26,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 
+from firstcall.intake.addresses import is_accepted_address
 from firstcall.intake.channels.email import external_id, ingest_email
 from firstcall.intake.models import InboundMessage, InboundStatus
 from firstcall.intake.pipeline import bounded_external_id
@@ -36,22 +37,6 @@ log = logging.getLogger(__name__)
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure, please retry"
 # Sessions wait for a thread; SQLite serializes writers anyway, so a few threads are plenty.
 INTAKE_THREADS = 4
-
-
-def is_accepted_address(address: str) -> bool:
-    """Whether we take mail for ``address``: a listed address, or any address at a listed
-    "@domain" entry. Case-insensitive (the local part too: people type Support@ as often)."""
-    address = address.strip().strip("<>").strip().lower()
-    if "@" not in address:
-        return False
-    domain = "@" + address.rpartition("@")[2]
-    accepted = {entry.strip().lower() for entry in settings.FIRSTCALL_ACCEPTED_ADDRESSES}
-    return address in accepted or domain in accepted
-
-
-def accepted_addresses_text() -> str:
-    entries = settings.FIRSTCALL_ACCEPTED_ADDRESSES
-    return ", ".join(f"any address {e}" if e.startswith("@") else e for e in entries) or "nothing"
 
 
 def _stored_inbound_id(raw: bytes) -> int | None:

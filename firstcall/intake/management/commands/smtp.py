@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from firstcall.intake.channels.smtp_listener import SmtpListener, accepted_addresses_text, run_smtp_listener
+from firstcall.intake.addresses import accepted_addresses_text
+from firstcall.intake.channels.smtp_listener import SmtpListener, run_smtp_listener
 
 
 class Command(BaseCommand):
