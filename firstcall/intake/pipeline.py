@@ -1,8 +1,11 @@
-"""The one intake pipeline: receive → store raw → identify → thread or open → acknowledge.
+"""The one intake pipeline: store raw → identify → thread or open → acknowledge.
 
-Channels call ``receive`` (stores the raw payload, idempotent on channel + external id) and then
-``process`` (one transaction: a crash leaves the payload 'received' for the sweep to retry).
-``ingest`` does both. Channel modules only interpret payloads; they never create tickets.
+Channels call ``ingest`` with their raw payload. It runs in two steps: ``prepare`` (the
+channel's module interprets the payload; no database) and ``store_and_process`` (one
+transaction: the raw row first, then the ticket entry; on any failure the raw payload is stored
+alone as 'received'). Stored payloads are unique on channel + external id, so a redelivery is
+counted, not processed again. ``process`` handles a stored 'received' payload (the sweep's
+retry). Channel modules only interpret payloads; they never create tickets.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from firstcall.tickets.models import (
     Status,
     Ticket,
     attachment_path,
+    format_ticket_number,
 )
 
 log = logging.getLogger(__name__)
@@ -65,8 +69,6 @@ class IntakeOutcome:
 
     @property
     def ticket_number(self) -> str | None:
-        from firstcall.tickets.models import format_ticket_number
-
         return format_ticket_number(self.ticket_id) if self.ticket_id else None
 
 
