@@ -243,6 +243,22 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 FIRSTCALL_DELIVERY_MAX_ATTEMPTS = env_int("FIRSTCALL_DELIVERY_MAX_ATTEMPTS", 8, minimum=1)
 FIRSTCALL_DELIVERY_FIRST_RETRY_SECONDS = env_int("FIRSTCALL_DELIVERY_FIRST_RETRY_SECONDS", 30)
 
+# Phone and SMS (Twilio-format webhooks; outbound texts through a provider).
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "https://api.twilio.com").rstrip("/")
+FIRSTCALL_SMS_PROVIDER = env_str("FIRSTCALL_SMS_PROVIDER", "console")
+if FIRSTCALL_SMS_PROVIDER not in {"console", "twilio"}:
+    raise ImproperlyConfigured(
+        f"FIRSTCALL_SMS_PROVIDER must be console or twilio, got {FIRSTCALL_SMS_PROVIDER!r}"
+    )
+# The number our texts come from (and clients text and call).
+FIRSTCALL_SMS_FROM = env_str("FIRSTCALL_SMS_FROM", "+15550100000")
+# A text threads onto the sender's unresolved ticket opened within this many hours.
+FIRSTCALL_SMS_THREAD_HOURS = env_int("FIRSTCALL_SMS_THREAD_HOURS", 72)
+# Where the IVR connects an emergency caller until on-call schedules land (E.164).
+FIRSTCALL_ON_DUTY_NUMBER = env_str("FIRSTCALL_ON_DUTY_NUMBER", "")
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"

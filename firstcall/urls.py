@@ -6,6 +6,7 @@ from firstcall.api.api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("hooks/", include("firstcall.intake.urls")),
     path("request/", include("firstcall.portal.urls")),
     path("", include("firstcall.console.urls")),
 ]

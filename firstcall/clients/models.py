@@ -78,18 +78,47 @@ class Contact(models.Model):
         return self.client_id is not None
 
 
+def normalize_phone(value: str) -> str:
+    """A phone number as we store and look it up: '+' and digits only (E.164 when the number
+    carries its country code, as Twilio's always do). '' when there are no digits."""
+    value = value.strip()
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if value.startswith("00"):
+        digits = digits[2:]
+    if not digits:
+        return ""
+    return ("+" if value.startswith(("+", "00")) else "") + digits
+
+
 class PhoneNumber(models.Model):
-    """A phone number of a client (main line) or of one of its contacts, in E.164 form."""
+    """A phone number of a client (main line), of one of its contacts, or of an unverified
+    caller (a contact with no client), in E.164 form."""
 
     number = models.CharField(max_length=32, db_index=True, help_text="E.164, e.g. +15551234567")
     label = models.CharField(max_length=50, blank=True, help_text="e.g. mobile, front desk")
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="phone_numbers")
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="phone_numbers", null=True, blank=True
+    )
     contact = models.ForeignKey(
         Contact, on_delete=models.CASCADE, related_name="phone_numbers", null=True, blank=True
     )
+    # Whether texts can be sent to it (a mobile), as far as we know; None when unknown.
+    can_receive_sms = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(client__isnull=False) | models.Q(contact__isnull=False),
+                name="phone_belongs_to_someone",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} ({self.label})" if self.label else self.number
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.number = normalize_phone(self.number)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
 
 
 class Contract(models.Model):

@@ -25,11 +25,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from firstcall.clients.models import Contact, EmailDomain
+from firstcall.clients.models import Contact, EmailDomain, PhoneNumber, normalize_phone
 from firstcall.intake.addresses import is_our_address
 from firstcall.intake.models import InboundMessage, InboundStatus
 from firstcall.intake.request import BounceNotice, IncomingRequest, Person, Rejected
-from firstcall.notify.outbound import acknowledgment_rate_exceeded, mark_bounced, schedule_acknowledgment
+from firstcall.notify.outbound import (
+    Route,
+    acknowledgment_rate_exceeded,
+    mark_bounced,
+    schedule_acknowledgment,
+    sms_reachable,
+)
 from firstcall.tickets.actions import (
     Actor,
     add_event,
@@ -289,27 +295,54 @@ def _attach_bounce(inbound: InboundMessage, bounce: BounceNotice) -> IntakeOutco
 
 
 def identify(person: Person, actor_label: str) -> Contact:
-    """The known contact with this address; else a new contact, of the client owning the
-    address's domain if any (otherwise an unverified requester with no client)."""
+    """The known contact with this email address or phone number; else a new contact — of the
+    client owning the address's domain or the number (a client's main line), if any; otherwise
+    an unverified requester with no client."""
     address = person.email.strip().lower()
-    try:
-        return Contact.objects.get(email=address)
-    except Contact.DoesNotExist:
-        pass
-    domain = address.rpartition("@")[2]
-    client_id = EmailDomain.objects.filter(domain=domain).values_list("client_id", flat=True).first()
+    phone = normalize_phone(person.phone)
+    if address:
+        try:
+            return Contact.objects.get(email=address)
+        except Contact.DoesNotExist:
+            pass
+        domain = address.rpartition("@")[2]
+        client_id = EmailDomain.objects.filter(domain=domain).values_list("client_id", flat=True).first()
+    elif phone:
+        # A contact's own number wins over a client's main line that shares it.
+        known = (
+            PhoneNumber.objects.filter(number=phone)
+            .select_related("contact")
+            .order_by(F("contact_id").asc(nulls_last=True))
+            .first()
+        )
+        if known is not None and known.contact is not None:
+            return known.contact
+        client_id = known.client_id if known is not None else None
+    else:
+        raise ValueError("the channel gave a sender with neither an email address nor a phone number")
     try:
         with transaction.atomic():
             contact = Contact.objects.create(client_id=client_id, name=person.name[:200], email=address)
+            if phone:
+                PhoneNumber.objects.create(number=phone, client_id=client_id, contact=contact)
     except IntegrityError:  # created by a concurrent message from the same new sender
         return Contact.objects.get(email=address)
     audit(
         None,
         Actor.system(actor_label),
         "contact_created",
-        after={"email": address, "client_id": client_id},
+        after={"email": address, "phone": phone, "client_id": client_id},
     )
     return contact
+
+
+def _recent_open_ticket(sender: Contact, window: timedelta) -> Ticket | None:
+    return (
+        Ticket.objects.filter(requester=sender, created_at__gte=timezone.now() - window)
+        .exclude(status__in=(Status.RESOLVED, Status.CLOSED))
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 def _find_thread(request: IncomingRequest, sender: Contact) -> Ticket | None:
@@ -339,6 +372,8 @@ def _thread_or_open(
     sender = identify(request.sender, actor_label)
     actor = Actor(contact=sender, label=actor_label)
     ticket = _find_thread(request, sender)
+    if ticket is None and request.recent_ticket_window is not None:
+        ticket = _recent_open_ticket(sender, request.recent_ticket_window)
     created = False
     if ticket is not None and ticket.status == Status.CLOSED and ticket.closed_at is not None:
         window = timedelta(days=settings.FIRSTCALL_REOPEN_CLOSED_WITHIN_DAYS)
@@ -416,20 +451,33 @@ def _acknowledge(
 ) -> None:
     if not enabled:
         return
+    route = _acknowledgment_route(sender, request)
     reason = request.no_acknowledgment_reason
-    if not reason and not sender.email:
-        reason = "the requester has no email address"
-    if not reason and is_our_address(sender.email):
+    if not reason and route is None:
+        reason = "the requester has no email address or phone number we can write to"
+    if not reason and route is not None and route.channel == Channel.EMAIL and is_our_address(route.address):
         reason = "the sender is one of our own addresses"
-    if not reason and acknowledgment_rate_exceeded(sender.email):
+    if not reason and route is not None and acknowledgment_rate_exceeded(route.address):
+        kind = "text" if route.channel == Channel.SMS else "mail"
         reason = (
-            f"{sender.email} already got {settings.FIRSTCALL_ACK_RATE_LIMIT_PER_HOUR} "
-            "acknowledgments in the last hour (possible mail loop)"
+            f"{route.address} already got {settings.FIRSTCALL_ACK_RATE_LIMIT_PER_HOUR} "
+            f"acknowledgments in the last hour (possible {kind} loop)"
         )
-    if reason:
+    if reason or route is None:
         add_event(ticket, f"Acknowledgment not sent: {reason}.")
         return
-    schedule_acknowledgment(ticket, message, sender.email)
+    schedule_acknowledgment(ticket, message, route)
+
+
+def _acknowledgment_route(sender: Contact, request: IncomingRequest) -> Route | None:
+    """By text when the request asks for it and the sender's phone can take one; else by email
+    to the contact; None when we have no way to write."""
+    phone = normalize_phone(request.sender.phone)
+    if request.acknowledge_by == Channel.SMS and phone and sms_reachable(phone):
+        return Route(Channel.SMS, phone)
+    if sender.email:
+        return Route(Channel.EMAIL, sender.email)
+    return None
 
 
 def retry_stuck_inbound(older_than: timedelta = timedelta(seconds=30), limit: int = 200) -> int:

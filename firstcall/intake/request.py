@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class Rejected(Exception):
@@ -16,8 +16,11 @@ class Rejected(Exception):
 
 @dataclass(frozen=True)
 class Person:
-    email: str
+    """Who sent something: by email address, or by phone number (calls, texts)."""
+
+    email: str = ""
     name: str = ""
+    phone: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,11 @@ class IncomingRequest:
     is_emergency: bool = False
     # Why the sender must not get an automatic acknowledgment, if they must not.
     no_acknowledgment_reason: str = ""
+    # How the acknowledgment goes out: EMAIL, or SMS to the sender's phone (texts, calls).
+    acknowledge_by: str = "email"
+    # Thread onto the sender's latest unresolved ticket opened within this window, when nothing
+    # else names a ticket (a text message has no headers to thread by).
+    recent_ticket_window: timedelta | None = None
     sent_at: datetime | None = None
 
 

@@ -23,7 +23,7 @@ class DeliveryPurpose(models.TextChoices):
 class Delivery(models.Model):
     message = models.OneToOneField("tickets.Message", on_delete=models.CASCADE, related_name="delivery")
     purpose = models.CharField(max_length=20, choices=DeliveryPurpose.choices)
-    channel = models.CharField(max_length=20, default="email")
+    channel = models.CharField(max_length=20, default="email", help_text="email or sms")
     to_address = models.CharField(max_length=254, db_index=True)
     from_address = models.CharField(max_length=254)
     subject = models.CharField(max_length=300)
@@ -38,8 +38,12 @@ class Delivery(models.Model):
     # A worker that claimed the row and died leaves it 'sending'; after this the sweep frees it.
     claimed_until = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    # The provider's id for the sent message (Twilio's MessageSid), to match status callbacks.
+    provider_message_id = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When the provider confirmed the message reached the phone (texts only).
+    delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "deliveries"
@@ -54,3 +58,13 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} to {self.to_address} ({self.status})"
+
+
+class SmsOptOut(models.Model):
+    """A number that texted STOP: we send it nothing until it texts START."""
+
+    number = models.CharField(max_length=32, unique=True)
+    opted_out_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.number} (opted out {self.opted_out_at:%Y-%m-%d})"

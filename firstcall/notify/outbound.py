@@ -5,6 +5,8 @@ the same message twice, and a failure is retried with growing delays."""
 from __future__ import annotations
 
 import logging
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import make_msgid
 from zoneinfo import ZoneInfo
@@ -14,8 +16,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from firstcall.clients.models import first_response_minutes
-from firstcall.notify.models import Delivery, DeliveryPurpose, DeliveryStatus
+from firstcall.clients.models import PhoneNumber, first_response_minutes
+from firstcall.notify.models import Delivery, DeliveryPurpose, DeliveryStatus, SmsOptOut
 from firstcall.tickets.actions import Actor, add_event, add_message
 from firstcall.tickets.models import Channel, Message, MessageKind, Ticket
 
@@ -69,28 +71,47 @@ def describe_target(minutes: int) -> str:
     return f"{minutes} minutes"
 
 
-def schedule_acknowledgment(ticket: Ticket, inbound_message: Message, to_address: str) -> Message:
+@dataclass(frozen=True)
+class Route:
+    """Where an outbound message goes: an email address, or a phone number for a text."""
+
+    channel: Channel
+    address: str
+
+
+def sms_reachable(phone: str) -> bool:
+    """Whether we may text this number: known not to be a landline and not opted out (STOP)."""
+    if SmsOptOut.objects.filter(number=phone).exists():
+        return False
+    return not PhoneNumber.objects.filter(number=phone, can_receive_sms=False).exists()
+
+
+def schedule_acknowledgment(ticket: Ticket, inbound_message: Message, route: Route) -> Message:
     """Queue the acknowledgment of a new ticket; it goes out after the transaction commits."""
-    rfc_message_id = _new_message_id()
-    in_reply_to = inbound_message.rfc_message_id
-    subject = f"[{ticket.number}] {inbound_message.subject or ticket.subject}"
-    if not subject.lower().startswith(f"[{ticket.number.lower()}] re:"):
-        subject = f"[{ticket.number}] Re: {inbound_message.subject or ticket.subject}"
-    body = render_to_string(
-        "notify/acknowledgment.txt",
-        {
-            "ticket": ticket,
-            "summary": (inbound_message.body_text.strip() or ticket.subject)[:400],
-            "target": first_response_target_text(ticket),
-            "due_local": _format_local(ticket),
-            "msp_name": settings.FIRSTCALL_MSP_NAME,
-            "portal_url": settings.FIRSTCALL_PUBLIC_URL,
-        },
-    )
+    context = {
+        "ticket": ticket,
+        "summary": (inbound_message.body_text.strip() or ticket.subject)[:400],
+        "target": first_response_target_text(ticket),
+        "due_local": _format_local(ticket),
+        "msp_name": settings.FIRSTCALL_MSP_NAME,
+        "portal_url": settings.FIRSTCALL_PUBLIC_URL,
+    }
+    if route.channel == Channel.SMS:
+        subject = ""
+        body = render_to_string("notify/acknowledgment_sms.txt", context).strip()
+        rfc_message_id = f"sms-{uuid.uuid4()}"
+        in_reply_to = ""
+    else:
+        subject = f"[{ticket.number}] {inbound_message.subject or ticket.subject}"
+        if not subject.lower().startswith(f"[{ticket.number.lower()}] re:"):
+            subject = f"[{ticket.number}] Re: {inbound_message.subject or ticket.subject}"
+        body = render_to_string("notify/acknowledgment.txt", context)
+        rfc_message_id = _new_message_id()
+        in_reply_to = inbound_message.rfc_message_id
     message = add_message(
         ticket,
         kind=MessageKind.AUTO_REPLY,
-        channel=Channel.EMAIL,
+        channel=route.channel,
         body_text=body,
         subject=subject,
         rfc_message_id=rfc_message_id,
@@ -99,8 +120,11 @@ def schedule_acknowledgment(ticket: Ticket, inbound_message: Message, to_address
     delivery = Delivery.objects.create(
         message=message,
         purpose=DeliveryPurpose.ACKNOWLEDGMENT,
-        to_address=to_address,
-        from_address=settings.DEFAULT_FROM_EMAIL,
+        channel=route.channel,
+        to_address=route.address,
+        from_address=settings.FIRSTCALL_SMS_FROM
+        if route.channel == Channel.SMS
+        else settings.DEFAULT_FROM_EMAIL,
         subject=subject,
         body_text=body,
         rfc_message_id=rfc_message_id,
@@ -147,6 +171,7 @@ def deliver_now(delivery_id: int) -> DeliveryStatus | None:
     """Claim and send one delivery. Returns the new status, or None if another worker has it
     or it is not due. On failure the row goes back to pending with a later next_attempt_at."""
     from firstcall.notify.email import send_email
+    from firstcall.notify.sms import send_sms
 
     now = timezone.now()
     claimed = Delivery.objects.filter(
@@ -157,7 +182,18 @@ def deliver_now(delivery_id: int) -> DeliveryStatus | None:
     delivery = Delivery.objects.select_related("message__ticket").get(pk=delivery_id)
     attempts = delivery.attempts + 1
     try:
-        send_email(delivery)
+        if delivery.channel == Channel.SMS:
+            if SmsOptOut.objects.filter(number=delivery.to_address).exists():
+                Delivery.objects.filter(pk=delivery_id).update(
+                    status=DeliveryStatus.SUPPRESSED,
+                    last_error="the number opted out (STOP)",
+                    claimed_until=None,
+                )
+                return DeliveryStatus.SUPPRESSED
+            provider_message_id = send_sms(delivery)
+        else:
+            send_email(delivery)
+            provider_message_id = ""
     except Exception as error:  # any transport failure is retried; the error is recorded
         reason = f"{type(error).__name__}: {error}"[:500]
         if attempts >= settings.FIRSTCALL_DELIVERY_MAX_ATTEMPTS:
@@ -188,6 +224,7 @@ def deliver_now(delivery_id: int) -> DeliveryStatus | None:
         deliver.schedule((delivery_id,), eta=next_attempt)
         return DeliveryStatus.PENDING
     Delivery.objects.filter(pk=delivery_id).update(
+        provider_message_id=provider_message_id,
         status=DeliveryStatus.SENT,
         attempts=attempts,
         sent_at=timezone.now(),
@@ -219,3 +256,28 @@ def mark_bounced(rfc_message_id: str, reason: str) -> Delivery | None:
     Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.BOUNCED, last_error=reason[:500])
     delivery.status = DeliveryStatus.BOUNCED
     return delivery
+
+
+# Twilio's message statuses that mean the text will not arrive.
+SMS_FAILED_STATUSES = {"failed", "undelivered", "canceled"}
+
+
+def record_sms_status(provider_message_id: str, provider_status: str, error_code: str = "") -> bool:
+    """A delivery report from the SMS provider; a failure is written on the ticket's timeline.
+    Returns False when the id matches none of our texts."""
+    delivery = (
+        Delivery.objects.select_related("message__ticket")
+        .filter(channel=Channel.SMS, provider_message_id=provider_message_id)
+        .first()
+    )
+    if not provider_message_id or delivery is None:
+        return False
+    status = provider_status.strip().lower()
+    if status in SMS_FAILED_STATUSES and delivery.status != DeliveryStatus.FAILED:
+        reason = f"provider reported {status}" + (f" (error {error_code})" if error_code else "")
+        with transaction.atomic():
+            Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, last_error=reason)
+            add_event(delivery.message.ticket, f"Text to {delivery.to_address} was not delivered: {reason}.")
+    elif status == "delivered":
+        Delivery.objects.filter(pk=delivery.pk).update(delivered_at=timezone.now())
+    return True

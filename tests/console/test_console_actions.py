@@ -15,9 +15,9 @@ from django.utils import timezone
 from firstcall.accounts.models import User
 from firstcall.clients.models import Contact
 from firstcall.notify.models import Delivery, DeliveryStatus
-from firstcall.notify.outbound import schedule_acknowledgment
+from firstcall.notify.outbound import Route, schedule_acknowledgment
 from firstcall.tickets.actions import Actor, transition
-from firstcall.tickets.models import Attachment, AuditEvent, Message, MessageKind, Status, Ticket
+from firstcall.tickets.models import Attachment, AuditEvent, Channel, Message, MessageKind, Status, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def test_reply_is_emailed_in_the_ticket_thread(
 ) -> None:
     ticket = new_ticket(dana, "Printer jam", rfc_message_id="jam-1@brightsmile.example")
     with django_capture_on_commit_callbacks(execute=True):
-        ack = schedule_acknowledgment(ticket, ticket.messages.get(), dana.email)
+        ack = schedule_acknowledgment(ticket, ticket.messages.get(), Route(Channel.EMAIL, dana.email))
     outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):

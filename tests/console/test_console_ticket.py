@@ -12,7 +12,7 @@ from django.test import Client as HttpClient
 
 from firstcall.accounts.models import User
 from firstcall.clients.models import Contact
-from firstcall.notify.outbound import schedule_acknowledgment
+from firstcall.notify.outbound import Route, schedule_acknowledgment
 from firstcall.tickets.actions import Actor, add_event, add_message, add_participant, assign
 from firstcall.tickets.models import Attachment, Channel, Message, MessageKind, Ticket
 from firstcall.tickets.replies import add_note, post_reply
@@ -112,7 +112,7 @@ def test_timeline_kinds_in_order(
     ticket = new_ticket(dana, "Printer jam", body="It is jammed.")
     first = ticket.messages.get()
     with django_capture_on_commit_callbacks(execute=True):
-        ack = schedule_acknowledgment(ticket, first, dana.email)
+        ack = schedule_acknowledgment(ticket, first, Route(Channel.EMAIL, dana.email))
     note = add_note(ticket, author=bob, body="Probably the fuser; I have a spare.")
     reply = post_reply(
         ticket, author=bob, body="On my way with a new fuser."

@@ -1,0 +1,58 @@
+"""What every Twilio-format webhook shares: the signature check (X-Twilio-Signature)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseForbidden
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import RequestValidator
+
+log = logging.getLogger(__name__)
+
+View = Callable[..., HttpResponseBase]
+
+
+def public_url(request: HttpRequest) -> str:
+    """The URL as Twilio called it: our public address (behind any proxy) plus path and query."""
+    return settings.FIRSTCALL_PUBLIC_URL + request.get_full_path()
+
+
+def twilio_signature_is_valid(request: HttpRequest) -> bool:
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not settings.TWILIO_AUTH_TOKEN:
+        return False
+    validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
+    return bool(validator.validate(public_url(request), request.POST.dict(), signature))
+
+
+def twilio_webhook(view: View) -> View:
+    """POST only, no CSRF (Twilio signs instead), and a 403 — with nothing stored but a log
+    line — unless the request carries a valid signature made with our auth token."""
+
+    @csrf_exempt
+    @require_POST
+    @wraps(view)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not twilio_signature_is_valid(request):
+            log.warning(
+                "refused %s from %s: %s",
+                request.path,
+                request.META.get("REMOTE_ADDR", "?"),
+                "TWILIO_AUTH_TOKEN is not set"
+                if not settings.TWILIO_AUTH_TOKEN
+                else "missing or wrong X-Twilio-Signature",
+            )
+            return HttpResponseForbidden("Invalid or missing X-Twilio-Signature.", content_type="text/plain")
+        return view(request, *args, **kwargs)
+
+    return checked
+
+
+def twiml(document: str) -> HttpResponse:
+    return HttpResponse(document, content_type="text/xml")
