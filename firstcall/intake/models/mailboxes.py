@@ -1,0 +1,3 @@
+"""mailboxes models (filled in by the channel work)"""
+
+__all__: list[str] = []
