@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError
+
+from firstcall.clients.models import Client, PhoneNumber, normalize_phone
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("+1 (312) 555-0111", "+13125550111"),
+        ("0044 20 7946 0958", "+442079460958"),
+        ("312.555.0111", "3125550111"),
+        ("anonymous", ""),
+        ("", ""),
+    ],
+)
+def test_numbers_are_stored_as_plus_and_digits(given: str, stored: str) -> None:
+    assert normalize_phone(given) == stored
+
+
+@pytest.mark.django_db
+def test_saved_numbers_are_normalized_and_belong_to_someone(dental: Client) -> None:
+    line = PhoneNumber.objects.create(client=dental, number="+1 312-555-0100", label="front desk")
+    assert line.number == "+13125550100"
+    with pytest.raises(IntegrityError):
+        PhoneNumber.objects.create(number="+13125550199")
