@@ -42,6 +42,10 @@ Getting started
 Email
   import-eml PATH   import .eml files (a file or a folder) as tickets, emailing nobody
   smtp              run only the SMTP listener
+  poll_mailboxes    poll the IMAP mailboxes set up in the admin now (--once) or continuously
+
+Alerts
+  create_alert_source NAME SLUG   register a monitoring source; prints its secret once
 
 Parts of serve, for production
   web               run only the web server (waitress)

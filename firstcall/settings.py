@@ -276,3 +276,10 @@ LOGGING = {
         "mail.log": {"level": "WARNING"},
     },
 }
+
+# --- IMAP mailboxes ---
+# Fernet key(s) for secrets stored in the database (mailbox passwords), comma-separated, the first
+# encrypts; empty: a key derived from SECRET_KEY (then changing SECRET_KEY needs SECRET_KEY_FALLBACKS).
+FIRSTCALL_ENCRYPTION_KEY = env_str("FIRSTCALL_ENCRYPTION_KEY", "")
+# Seconds an IMAP connect or command may take before the poll gives up (retried next poll).
+FIRSTCALL_IMAP_TIMEOUT_SECONDS = env_int("FIRSTCALL_IMAP_TIMEOUT_SECONDS", 30, minimum=1)

@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import URLPattern, path, re_path
 
-from firstcall.console import views
+from firstcall.console import calls, views
 
 app_name = "console"
 
@@ -15,4 +15,9 @@ urlpatterns: list[URLPattern] = [
     re_path(r"^tickets/(?P<number>T-\d{6,})/status/$", views.ticket_status, name="ticket_status"),
     re_path(r"^tickets/(?P<number>T-\d{6,})/assign/$", views.ticket_assign, name="ticket_assign"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
+]
+
+urlpatterns += [
+    path("calls/new/", calls.log_call, name="log_call"),
+    path("calls/lookup/", calls.caller_lookup, name="call_lookup"),
 ]

@@ -297,7 +297,8 @@ def _attach_bounce(inbound: InboundMessage, bounce: BounceNotice) -> IntakeOutco
 def identify(person: Person, actor_label: str) -> Contact:
     """The known contact with this email address or phone number; else a new contact — of the
     client owning the address's domain or the number (a client's main line), if any; otherwise
-    an unverified requester with no client."""
+    an unverified requester with no client (always a new one when there is neither address nor
+    number, e.g. a withheld caller)."""
     address = person.email.strip().lower()
     phone = normalize_phone(person.phone)
     if address:
@@ -319,7 +320,8 @@ def identify(person: Person, actor_label: str) -> Contact:
             return known.contact
         client_id = known.client_id if known is not None else None
     else:
-        raise ValueError("the channel gave a sender with neither an email address nor a phone number")
+        # Nothing to recognise them by (a withheld number): a new unverified requester each time.
+        client_id = None
     try:
         with transaction.atomic():
             contact = Contact.objects.create(client_id=client_id, name=person.name[:200], email=address)

@@ -5,4 +5,6 @@ from django.urls import include, path
 app_name = "hooks"
 urlpatterns = [
     path("", include("firstcall.intake.views.sms")),
+    path("", include("firstcall.intake.views.voice")),
+    path("", include("firstcall.intake.views.alerts")),
 ]

@@ -16,9 +16,9 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from firstcall.clients.models import PhoneNumber, first_response_minutes
+from firstcall.clients.models import PhoneNumber, first_response_minutes, normalize_phone
 from firstcall.notify.models import Delivery, DeliveryPurpose, DeliveryStatus, SmsOptOut
-from firstcall.tickets.actions import Actor, add_event, add_message
+from firstcall.tickets.actions import Actor, add_event, add_message, audit
 from firstcall.tickets.models import Channel, Message, MessageKind, Ticket
 
 log = logging.getLogger(__name__)
@@ -79,11 +79,43 @@ class Route:
     address: str
 
 
+def sms_unreachable_reason(phone: str) -> str:
+    """Why we may not text this number ("" if we may): it opted out (STOP) or is a landline."""
+    if SmsOptOut.objects.filter(number=phone).exists():
+        return f"{phone} opted out of text messages (STOP)"
+    if PhoneNumber.objects.filter(number=phone, can_receive_sms=False).exists():
+        return f"{phone} cannot receive text messages (landline)"
+    return ""
+
+
 def sms_reachable(phone: str) -> bool:
     """Whether we may text this number: known not to be a landline and not opted out (STOP)."""
-    if SmsOptOut.objects.filter(number=phone).exists():
-        return False
-    return not PhoneNumber.objects.filter(number=phone, can_receive_sms=False).exists()
+    return not sms_unreachable_reason(phone)
+
+
+def opt_out(number: str, *, keyword: str = "STOP") -> bool:
+    """The number texted STOP (or another opt-out keyword): send it no more texts until it opts
+    back in. Returns False if it had opted out already (a redelivered STOP changes nothing)."""
+    number = normalize_phone(number)
+    with transaction.atomic():
+        _, created = SmsOptOut.objects.get_or_create(number=number)
+        if created:
+            audit(None, Actor.system("SMS intake"), "sms_opt_out", after={"number": number}, reason=keyword)
+    if created:
+        log.info("%s opted out of text messages (%s)", number, keyword)
+    return created
+
+
+def opt_in(number: str, *, keyword: str = "START") -> bool:
+    """The number texted START: texts may go to it again. Returns False if it had not opted out."""
+    number = normalize_phone(number)
+    with transaction.atomic():
+        removed, _ = SmsOptOut.objects.filter(number=number).delete()
+        if removed:
+            audit(None, Actor.system("SMS intake"), "sms_opt_in", before={"number": number}, reason=keyword)
+    if removed:
+        log.info("%s opted back in to text messages (%s)", number, keyword)
+    return bool(removed)
 
 
 def schedule_acknowledgment(ticket: Ticket, inbound_message: Message, route: Route) -> Message:
@@ -196,15 +228,19 @@ def deliver_now(delivery_id: int) -> DeliveryStatus | None:
             provider_message_id = ""
     except Exception as error:  # any transport failure is retried; the error is recorded
         reason = f"{type(error).__name__}: {error}"[:500]
-        if attempts >= settings.FIRSTCALL_DELIVERY_MAX_ATTEMPTS:
+        # A channel may know that trying again cannot help (an invalid number): fail at once.
+        permanent = bool(getattr(error, "permanent", False))
+        if permanent or attempts >= settings.FIRSTCALL_DELIVERY_MAX_ATTEMPTS:
+            what = f"{delivery.get_purpose_display().lower()} to {delivery.to_address}"
             with transaction.atomic():
                 Delivery.objects.filter(pk=delivery_id).update(
                     status=DeliveryStatus.FAILED, attempts=attempts, last_error=reason, claimed_until=None
                 )
                 add_event(
                     delivery.message.ticket,
-                    f"Gave up sending the {delivery.get_purpose_display().lower()} to "
-                    f"{delivery.to_address} after {attempts} attempts: {reason}",
+                    f"Could not send the {what}; the provider refused it for good: {reason}"
+                    if permanent
+                    else f"Gave up sending the {what} after {attempts} attempts: {reason}",
                 )
             log.error("delivery %s failed for good: %s", delivery_id, reason)
             return DeliveryStatus.FAILED

@@ -1,24 +1,40 @@
 """Outbound text messages through a provider: Twilio's REST API in production (or any
 Twilio-compatible API, by base URL), a console provider in development that writes each text to a
-file in the data folder and the log."""
+file in the data folder and the log.
+
+A provider either returns the provider's id for the text or raises ``SmsSendError``; its
+``permanent`` flag tells the outbox whether trying again can help (an invalid number: no; the
+provider down: yes)."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from typing import Protocol
 
 from django.conf import settings
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from firstcall.notify.models import Delivery
 
 log = logging.getLogger(__name__)
 
+# Seconds to wait for the provider's API before counting the attempt as failed (and retrying).
+PROVIDER_TIMEOUT_SECONDS = 15
+
+
+class SmsSendError(Exception):
+    """The provider did not take the text. ``permanent``: retrying the same text cannot help."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
 
 class SmsProvider(Protocol):
     def send(self, *, to: str, body: str, from_number: str, status_callback: str | None) -> str:
-        """Hand the text to the provider; returns the provider's id for it. Raises on failure."""
+        """Hand the text to the provider; returns the provider's id for it. Raises SmsSendError."""
 
 
 class ConsoleSmsProvider:
@@ -33,26 +49,61 @@ class ConsoleSmsProvider:
         return message_id
 
 
+def _is_permanent(status: int) -> bool:
+    """4xx means the request itself is wrong (bad number, unverified sender, blocked recipient):
+    sending it again gets the same answer. 429 (rate limit) and 5xx may pass later."""
+    return 400 <= status < 500 and status not in (408, 429)
+
+
 class TwilioSmsProvider:
     def __init__(self) -> None:
+        from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
         if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
-            raise RuntimeError("FIRSTCALL_SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
-        self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+            raise SmsSendError(
+                "FIRSTCALL_SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
+                permanent=False,
+            )
+        self.client = Client(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            http_client=TwilioHttpClient(timeout=PROVIDER_TIMEOUT_SECONDS),
+        )
         # Twilio-compatible providers (and a local stand-in in tests) answer at another address.
         self.client.api.base_url = settings.TWILIO_API_BASE_URL
 
     def send(self, *, to: str, body: str, from_number: str, status_callback: str | None) -> str:
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
         kwargs = {"status_callback": status_callback} if status_callback else {}
-        message = self.client.messages.create(to=to, from_=from_number, body=body, **kwargs)
+        try:
+            message = self.client.messages.create(to=to, from_=from_number, body=body, **kwargs)
+        except TwilioRestException as error:
+            code = f" error {error.code}" if error.code else ""
+            raise SmsSendError(
+                f"Twilio answered HTTP {error.status}{code}: {error.msg}",
+                permanent=_is_permanent(error.status),
+            ) from error
+        except (TwilioException, OSError) as error:  # requests' connection errors are OSErrors
+            raise SmsSendError(f"Twilio API not reachable: {error}", permanent=False) from error
         return str(message.sid)
+
+
+# One Twilio client per worker thread: its HTTP session keeps the connection to the API open
+# (requests' sessions are not meant to be shared between threads).
+_per_thread = threading.local()
 
 
 def sms_provider() -> SmsProvider:
     name = settings.FIRSTCALL_SMS_PROVIDER
     if name == "twilio":
-        return TwilioSmsProvider()
+        key = (settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_API_BASE_URL)
+        cached: tuple[tuple[str, str, str], TwilioSmsProvider] | None = getattr(_per_thread, "twilio", None)
+        if cached is None or cached[0] != key:
+            cached = (key, TwilioSmsProvider())
+            _per_thread.twilio = cached
+        return cached[1]
     return ConsoleSmsProvider()
 
 
@@ -60,7 +111,7 @@ def status_callback_url() -> str | None:
     """Where the provider reports delivery (sent, delivered, failed…) of our texts."""
     try:
         path = reverse("hooks:twilio_sms_status")
-    except Exception:  # the status webhook is not routed (yet): ask for no callbacks
+    except NoReverseMatch:  # the status webhook is not routed: ask for no callbacks
         return None
     return settings.FIRSTCALL_PUBLIC_URL + path
 

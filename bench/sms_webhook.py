@@ -1,0 +1,186 @@
+"""SMS webhook throughput and acknowledgment latency with ``firstcall serve`` running for real
+on SQLite: 8 concurrent clients post signed Twilio-format inbound texts (each from its own number,
+so each opens a ticket) for at most 30 seconds; the acknowledgments go out through the Twilio
+provider to a local stand-in for Twilio's REST API. Reports requests/second and the p99 from the
+webhook request to the acknowledgment reaching the stand-in (matched by the To number)."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from bench.ack_latency import free_port, wait_for_port
+from bench.common import fresh_environment, percentile
+from tests.twilio_standin import TwilioStandIn, twilio_signature
+
+CLIENTS = 8
+SECONDS = 30
+MAX_REQUESTS = 20_000  # bounded by count as well as by time
+TARGET_RPS = 200
+TARGET_P99_SECONDS = 1.0
+ACCOUNT_SID = "AC" + "b" * 32
+AUTH_TOKEN = "bench-auth-token"
+OUR_NUMBER = "+15550100000"
+PATH = "/hooks/twilio/sms/"
+
+
+def sender_number(n: int) -> str:
+    return f"+1555{n:07d}"
+
+
+def request_params(n: int) -> dict[str, str]:
+    return {
+        "MessageSid": f"SM{n:032x}",
+        "AccountSid": ACCOUNT_SID,
+        "From": sender_number(n),
+        "To": OUR_NUMBER,
+        "Body": f"Nobody can print at the front desk since 8:05 (#{n})",
+        "NumMedia": "0",
+        "NumSegments": "1",
+    }
+
+
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time used so far by a process and its children, by command (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            cmdline = Path(f"/proc/{current}/cmdline").read_bytes().split(b"\0")
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        words = [w.decode() for w in cmdline if w]
+        # python -m firstcall <command> …: name each process by its command.
+        name = words[3] if len(words) > 3 and words[1:3] == ["-m", "firstcall"] else " ".join(words[:2])
+        used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+        pending.extend(int(child) for child in children)
+    return used
+
+
+def main() -> tuple[float, float]:
+    standin = TwilioStandIn(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN).start()
+    web_port, smtp_port = free_port(), free_port()
+    public_url = f"http://127.0.0.1:{web_port}"
+    env = fresh_environment(
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_API_BASE_URL=standin.base_url,
+        FIRSTCALL_SMS_PROVIDER="twilio",
+        FIRSTCALL_SMS_FROM=OUR_NUMBER,
+        FIRSTCALL_PUBLIC_URL=public_url,
+        LOG_LEVEL="WARNING",
+    )
+    log_path = Path(env["FIRSTCALL_DATA_DIR"]) / "serve.log"
+    log_file = log_path.open("wb")
+    served = subprocess.Popen(
+        [sys.executable, "-m", "firstcall", "serve", "--port", str(web_port), "--smtp-port", str(smtp_port)],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    url = public_url + PATH
+    sent_at: dict[str, float] = {}
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    counter = iter(range(MAX_REQUESTS))
+    try:
+        wait_for_port(web_port, 60)
+        # Sign every request before the clock starts: signing is the client's cost, not ours.
+        bodies = {}
+        for n in range(MAX_REQUESTS):
+            params = request_params(n)
+            bodies[n] = (urlencode(params), twilio_signature(AUTH_TOKEN, url, params))
+        start = time.monotonic()
+        deadline = start + SECONDS
+
+        def client() -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", web_port, timeout=30)
+            while time.monotonic() < deadline:
+                with lock:
+                    n = next(counter, None)
+                if n is None:
+                    return
+                body, signature = bodies[n]
+                began = time.monotonic()
+                connection.request(
+                    "POST",
+                    PATH,
+                    body,
+                    {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+                )
+                response = connection.getresponse()
+                response.read()
+                with lock:
+                    statuses[response.status] = statuses.get(response.status, 0) + 1
+                    if response.status == 200:
+                        sent_at[sender_number(n)] = began
+            connection.close()
+
+        threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sending_took = time.monotonic() - start
+        # The worker may still be sending: wait until every acknowledgment arrived or none comes.
+        last_count, quiet_since = -1, time.monotonic()
+        while time.monotonic() - quiet_since < 10:
+            count = len(standin.sent)
+            if count >= len(sent_at):
+                break
+            if count != last_count:
+                last_count, quiet_since = count, time.monotonic()
+            time.sleep(0.2)
+        cpu = cpu_seconds(served.pid) if Path("/proc").exists() else {}
+        bench_cpu = time.process_time()
+    finally:
+        served.terminate()
+        served.wait(timeout=30)
+        standin.stop()
+    log_file.close()
+
+    arrived_at = {text.params["To"]: text.received_at for text in standin.sent}
+    latencies = [arrived_at[number] - began for number, began in sent_at.items() if number in arrived_at]
+    requests = sum(statuses.values())
+    rps = requests / sending_took
+    if not latencies:
+        raise RuntimeError(f"no acknowledgment arrived; see {log_path}")
+    missing = len(sent_at) - len(latencies)
+    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    print(
+        f"SMS webhook, firstcall serve on SQLite, {CLIENTS} clients, "
+        f"{requests} signed requests in {sending_took:.1f} s:"
+    )
+    print(f"  {rps:.0f} requests/s; HTTP statuses {dict(sorted(statuses.items()))}")
+    print(
+        f"  webhook → acknowledgment at the Twilio stand-in: p50 {p50 * 1000:.0f} ms, "
+        f"p99 {p99 * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
+    )
+    if missing:
+        print(f"  {missing} acknowledgments did not arrive")
+    if cpu:
+        used = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in sorted(cpu.items()))
+        print(
+            f"  CPU time used: {used}; this benchmark (clients + Twilio stand-in) {bench_cpu:.0f} s; "
+            f"{os.cpu_count()} CPUs"
+        )
+    print(f"  (firstcall serve's output: {log_path})")
+    rps_verdict = "meets" if rps >= TARGET_RPS and statuses.keys() == {200} else "MISSES"
+    p99_verdict = "meets" if p99 <= TARGET_P99_SECONDS and not missing else "MISSES"
+    print(f"  => {rps:.0f} requests/s ({rps_verdict} the target of ≥ {TARGET_RPS})")
+    print(f"  => p99 {p99:.2f} s ({p99_verdict} the target of ≤ {TARGET_P99_SECONDS:.0f} s)")
+    return rps, p99
+
+
+if __name__ == "__main__":
+    main()
