@@ -34,7 +34,7 @@ from firstcall.notify.outbound import (
     acknowledgment_rate_exceeded,
     mark_bounced,
     schedule_acknowledgment,
-    sms_reachable,
+    sms_unreachable_reason,
 )
 from firstcall.tickets.actions import (
     Actor,
@@ -453,10 +453,8 @@ def _acknowledge(
 ) -> None:
     if not enabled:
         return
-    route = _acknowledgment_route(sender, request)
-    reason = request.no_acknowledgment_reason
-    if not reason and route is None:
-        reason = "the requester has no email address or phone number we can write to"
+    route, unroutable = _acknowledgment_route(sender, request)
+    reason = request.no_acknowledgment_reason or unroutable
     if not reason and route is not None and route.channel == Channel.EMAIL and is_our_address(route.address):
         reason = "the sender is one of our own addresses"
     if not reason and route is not None and acknowledgment_rate_exceeded(route.address):
@@ -471,15 +469,20 @@ def _acknowledge(
     schedule_acknowledgment(ticket, message, route)
 
 
-def _acknowledgment_route(sender: Contact, request: IncomingRequest) -> Route | None:
+def _acknowledgment_route(sender: Contact, request: IncomingRequest) -> tuple[Route | None, str]:
     """By text when the request asks for it and the sender's phone can take one; else by email
-    to the contact; None when we have no way to write."""
+    to the contact. With no route, why not."""
     phone = normalize_phone(request.sender.phone)
-    if request.acknowledge_by == Channel.SMS and phone and sms_reachable(phone):
-        return Route(Channel.SMS, phone)
+    unreachable = ""
+    if request.acknowledge_by == Channel.SMS and phone:
+        unreachable = sms_unreachable_reason(phone)
+        if not unreachable:
+            return Route(Channel.SMS, phone), ""
     if sender.email:
-        return Route(Channel.EMAIL, sender.email)
-    return None
+        return Route(Channel.EMAIL, sender.email), ""
+    if unreachable:
+        return None, f"{unreachable} and the requester has no email address"
+    return None, "the requester has no email address or phone number we can write to"
 
 
 def retry_stuck_inbound(older_than: timedelta = timedelta(seconds=30), limit: int = 200) -> int:
