@@ -6,39 +6,17 @@ from __future__ import annotations
 
 import re
 import smtplib
-import socket
-import subprocess
-import sys
 import threading
 import time
 from email.message import EmailMessage
 from email.utils import make_msgid
-from pathlib import Path
 
-from bench.common import fresh_environment, percentile
+from bench.common import fresh_environment, percentile, serving
 from tests.mailsink import MailSink
 
 RATE_PER_SECOND = 20
 SECONDS = 30
 TARGET_P99_SECONDS = 2.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
 
 
 def request(n: int) -> tuple[str, bytes]:
@@ -54,7 +32,6 @@ def request(n: int) -> tuple[str, bytes]:
 
 def main() -> tuple[float, float]:
     sink = MailSink().start()
-    web_port, smtp_port = free_port(), free_port()
     env = fresh_environment(
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(sink.port),
@@ -62,54 +39,43 @@ def main() -> tuple[float, float]:
         FIRSTCALL_ACK_RATE_LIMIT_PER_HOUR="100000",
         LOG_LEVEL="WARNING",
     )
-    log_path = Path(env["FIRSTCALL_DATA_DIR"]) / "serve.log"
-    log_file = log_path.open("wb")
-    served = subprocess.Popen(
-        [sys.executable, "-m", "firstcall", "serve", "--port", str(web_port), "--smtp-port", str(smtp_port)],
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
     sent_at: dict[str, float] = {}
     arrived_at: dict[str, float] = {}
     try:
-        wait_for_port(smtp_port, 60)
-        wait_for_port(web_port, 60)
+        with serving(env) as served:
 
-        def watch() -> None:
-            seen = 0
-            while len(arrived_at) < RATE_PER_SECOND * SECONDS:
-                try:
-                    messages = sink.wait_for_count(seen + 1, timeout=SECONDS + 30)
-                except TimeoutError:
-                    return
-                now = time.monotonic()
-                for message in messages[seen:]:
-                    replied_to = re.sub(r"[<>\s]", "", message.email["In-Reply-To"] or "")
-                    arrived_at.setdefault(replied_to, now)
-                seen = len(messages)
+            def watch() -> None:
+                seen = 0
+                while len(arrived_at) < RATE_PER_SECOND * SECONDS:
+                    try:
+                        messages = sink.wait_for_count(seen + 1, timeout=SECONDS + 30)
+                    except TimeoutError:
+                        return
+                    now = time.monotonic()
+                    for message in messages[seen:]:
+                        replied_to = re.sub(r"[<>\s]", "", message.email["In-Reply-To"] or "")
+                        arrived_at.setdefault(replied_to, now)
+                    seen = len(messages)
 
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        total = RATE_PER_SECOND * SECONDS
-        start = time.monotonic()
-        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
-            for n in range(total):
-                # Keep the pace: message n leaves at start + n / rate.
-                delay = start + n / RATE_PER_SECOND - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                message_id, raw = request(n)
-                smtp.sendmail(f"dana.reyes+{n % 7}@brightsmile.example", ["support@msp.example"], raw)
-                sent_at[message_id] = time.monotonic()  # sendmail returns on the 250 reply
-        sending_took = time.monotonic() - start
-        watcher.join(timeout=60)
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
+            total = RATE_PER_SECOND * SECONDS
+            start = time.monotonic()
+            with smtplib.SMTP("127.0.0.1", served.smtp_port, timeout=30) as smtp:
+                for n in range(total):
+                    # Keep the pace: message n leaves at start + n / rate.
+                    delay = start + n / RATE_PER_SECOND - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    message_id, raw = request(n)
+                    smtp.sendmail(f"dana.reyes+{n % 7}@brightsmile.example", ["support@msp.example"], raw)
+                    sent_at[message_id] = time.monotonic()  # sendmail returns on the 250 reply
+            sending_took = time.monotonic() - start
+            watcher.join(timeout=60)
+            log_path = served.log_path
     finally:
-        served.terminate()
-        served.wait(timeout=30)
         sink.stop()
 
-    log_file.close()
     latencies = [arrived_at[mid] - sent for mid, sent in sent_at.items() if mid in arrived_at]
     if not latencies:
         raise RuntimeError(f"no acknowledgment arrived; see {log_path}")

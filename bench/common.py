@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -36,3 +41,61 @@ def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
+
+
+@dataclass(frozen=True)
+class Served:
+    process: subprocess.Popen[bytes]
+    web_port: int
+    smtp_port: int
+    log_path: Path
+
+
+@contextmanager
+def serving(env: dict[str, str], web_port: int | None = None) -> Iterator[Served]:
+    """`firstcall serve` running for real with ``env``, its output in <data>/serve.log; stopped
+    (SIGTERM) on exit."""
+    web_port = web_port or free_port()
+    smtp_port = free_port()
+    log_path = Path(env["FIRSTCALL_DATA_DIR"]) / "serve.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "firstcall",
+                "serve",
+                "--port",
+                str(web_port),
+                "--smtp-port",
+                str(smtp_port),
+            ],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_port(smtp_port, 60)
+            wait_for_port(web_port, 60)
+            yield Served(process, web_port, smtp_port, log_path)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import http.client
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench.ack_latency import free_port, wait_for_port
-from bench.common import fresh_environment, percentile
+from bench.common import free_port, fresh_environment, percentile, serving
 from tests.twilio_standin import TwilioStandIn, twilio_signature
 
 CLIENTS = 8
@@ -100,7 +97,7 @@ def main() -> tuple[float, float]:
             database["FIRSTCALL_HUEY_NAME"] = f"bench-sms-{os.getpid()}"
     backend = "PostgreSQL" + (" + Redis" if "REDIS_URL" in database else "") if database else "SQLite"
     standin = TwilioStandIn(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN).start()
-    web_port, smtp_port = free_port(), free_port()
+    web_port = free_port()
     public_url = f"http://127.0.0.1:{web_port}"
     env = fresh_environment(
         TWILIO_ACCOUNT_SID=ACCOUNT_SID,
@@ -112,78 +109,71 @@ def main() -> tuple[float, float]:
         LOG_LEVEL="WARNING",
         **database,
     )
-    log_path = Path(env["FIRSTCALL_DATA_DIR"]) / "serve.log"
-    log_file = log_path.open("wb")
-    served = subprocess.Popen(
-        [sys.executable, "-m", "firstcall", "serve", "--port", str(web_port), "--smtp-port", str(smtp_port)],
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
     url = public_url + PATH
     sent_at: dict[str, float] = {}
     statuses: dict[int, int] = {}
     lock = threading.Lock()
     counter = iter(range(MAX_REQUESTS))
     try:
-        wait_for_port(web_port, 60)
-        # Sign every request before the clock starts: signing is the client's cost, not ours.
-        bodies = {}
-        for n in range(MAX_REQUESTS):
-            params = request_params(n)
-            bodies[n] = (urlencode(params), twilio_signature(AUTH_TOKEN, url, params))
-        rate = float(os.environ.get("BENCH_SMS_RATE", "0"))  # 0: as fast as the server answers
-        start = time.monotonic()
-        deadline = start + SECONDS
+        with serving(env, web_port) as served:
+            # Sign every request before the clock starts: signing is the client's cost, not ours.
+            bodies = {}
+            for n in range(MAX_REQUESTS):
+                params = request_params(n)
+                bodies[n] = (urlencode(params), twilio_signature(AUTH_TOKEN, url, params))
+            rate = float(os.environ.get("BENCH_SMS_RATE", "0"))  # 0: as fast as the server answers
+            start = time.monotonic()
+            deadline = start + SECONDS
 
-        def client() -> None:
-            connection = http.client.HTTPConnection("127.0.0.1", web_port, timeout=30)
-            while time.monotonic() < deadline:
-                with lock:
-                    n = next(counter, None)
-                if n is None:
-                    return
-                body, signature = bodies[n]
-                if rate and (delay := start + n / rate - time.monotonic()) > 0:
-                    time.sleep(delay)  # request n leaves at start + n / rate
-                began = time.monotonic()
-                connection.request(
-                    "POST",
-                    PATH,
-                    body,
-                    {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
-                )
-                response = connection.getresponse()
-                response.read()
-                with lock:
-                    statuses[response.status] = statuses.get(response.status, 0) + 1
-                    if response.status == 200:
-                        sent_at[sender_number(n)] = began
-            connection.close()
+            def client() -> None:
+                connection = http.client.HTTPConnection("127.0.0.1", web_port, timeout=30)
+                while time.monotonic() < deadline:
+                    with lock:
+                        n = next(counter, None)
+                    if n is None:
+                        return
+                    body, signature = bodies[n]
+                    if rate and (delay := start + n / rate - time.monotonic()) > 0:
+                        time.sleep(delay)  # request n leaves at start + n / rate
+                    began = time.monotonic()
+                    connection.request(
+                        "POST",
+                        PATH,
+                        body,
+                        {
+                            "Content-Type": "application/x-www-form-urlencoded",
+                            "X-Twilio-Signature": signature,
+                        },
+                    )
+                    response = connection.getresponse()
+                    response.read()
+                    with lock:
+                        statuses[response.status] = statuses.get(response.status, 0) + 1
+                        if response.status == 200:
+                            sent_at[sender_number(n)] = began
+                connection.close()
 
-        threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        sending_took = time.monotonic() - start
-        # The worker may still be sending: wait until every acknowledgment arrived or none comes.
-        last_count, quiet_since = -1, time.monotonic()
-        while time.monotonic() - quiet_since < 10:
-            count = len(standin.sent)
-            if count >= len(sent_at):
-                break
-            if count != last_count:
-                last_count, quiet_since = count, time.monotonic()
-            time.sleep(0.2)
-        cpu = cpu_seconds(served.pid) if Path("/proc").exists() else {}
-        bench_cpu = time.process_time()
+            threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            sending_took = time.monotonic() - start
+            # The worker may still be sending: wait until every acknowledgment arrived or none comes.
+            last_count, quiet_since = -1, time.monotonic()
+            while time.monotonic() - quiet_since < 10:
+                count = len(standin.sent)
+                if count >= len(sent_at):
+                    break
+                if count != last_count:
+                    last_count, quiet_since = count, time.monotonic()
+                time.sleep(0.2)
+            cpu = cpu_seconds(served.process.pid) if Path("/proc").exists() else {}
+            bench_cpu = time.process_time()
+            log_path = served.log_path
     finally:
-        served.terminate()
-        served.wait(timeout=30)
         standin.stop()
         drop_database()
-    log_file.close()
 
     arrived_at = {text.params["To"]: text.received_at for text in standin.sent}
     latencies = [arrived_at[number] - began for number, began in sent_at.items() if number in arrived_at]
