@@ -110,7 +110,11 @@ class PhoneNumber(models.Model):
             models.CheckConstraint(
                 condition=models.Q(client__isnull=False) | models.Q(contact__isnull=False),
                 name="phone_belongs_to_someone",
-            )
+            ),
+            # A personal number identifies one person (shared lines belong to the client).
+            models.UniqueConstraint(
+                fields=["number"], condition=models.Q(contact__isnull=False), name="one_contact_per_number"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -179,3 +183,16 @@ def first_response_minutes(client_id: int | None, priority: str) -> int:
     if not current:
         return DEFAULT_FIRST_RESPONSE_MINUTES[Priority(priority)]
     return max(current)[1]
+
+
+def owner_of_number(number: str) -> PhoneNumber | None:
+    """Who a (normalized) number belongs to: a contact's own number wins over a client's main
+    line. The row comes with its contact and client. One query."""
+    if not number:
+        return None
+    return (
+        PhoneNumber.objects.filter(number=number)
+        .select_related("contact__client", "client")
+        .order_by(models.F("contact_id").asc(nulls_last=True), "pk")
+        .first()
+    )

@@ -19,11 +19,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from firstcall.accounts.models import User
-from firstcall.clients.models import Client, Contact, PhoneNumber, normalize_phone
+from firstcall.clients.models import Client, Contact, normalize_phone, owner_of_number
 from firstcall.intake.channels.phone import PbxCallEvent
 from firstcall.intake.models import CallOutcome, CallRecord, CallSource
 from firstcall.intake.pipeline import IntakeOutcome, ingest
@@ -59,17 +58,11 @@ class CallerMatch:
 
 
 def lookup_caller(number: str) -> CallerMatch:
-    """The contact (and client) owning this number: a contact's own number wins over a client's
-    main line, as in ``pipeline.identify``. One query."""
+    """The contact (and client) owning this number (``clients.owner_of_number``). One query."""
     normalized = normalize_phone(number)
     if not normalized:
         return CallerMatch("", None, None)
-    known = (
-        PhoneNumber.objects.filter(number=normalized)
-        .select_related("contact__client", "client")
-        .order_by(F("contact_id").asc(nulls_last=True), "pk")
-        .first()
-    )
+    known = owner_of_number(normalized)
     if known is None:
         return CallerMatch(normalized, None, None)
     contact = known.contact

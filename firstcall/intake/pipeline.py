@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from firstcall.clients.models import Contact, EmailDomain, PhoneNumber, normalize_phone
+from firstcall.clients.models import Contact, EmailDomain, PhoneNumber, normalize_phone, owner_of_number
 from firstcall.intake.addresses import is_our_address
 from firstcall.intake.models import InboundMessage, InboundStatus
 from firstcall.intake.request import BounceNotice, IncomingRequest, Person, Rejected
@@ -309,13 +309,7 @@ def identify(person: Person, actor_label: str) -> Contact:
         domain = address.rpartition("@")[2]
         client_id = EmailDomain.objects.filter(domain=domain).values_list("client_id", flat=True).first()
     elif phone:
-        # A contact's own number wins over a client's main line that shares it.
-        known = (
-            PhoneNumber.objects.filter(number=phone)
-            .select_related("contact")
-            .order_by(F("contact_id").asc(nulls_last=True))
-            .first()
-        )
+        known = owner_of_number(phone)
         if known is not None and known.contact is not None:
             return known.contact
         client_id = known.client_id if known is not None else None
@@ -328,7 +322,9 @@ def identify(person: Person, actor_label: str) -> Contact:
             if phone:
                 PhoneNumber.objects.create(number=phone, client_id=client_id, contact=contact)
     except IntegrityError:  # created by a concurrent message from the same new sender
-        return Contact.objects.get(email=address)
+        if address:
+            return Contact.objects.get(email=address)
+        return Contact.objects.get(phone_numbers__number=phone)
     audit(
         None,
         Actor.system(actor_label),
@@ -388,7 +384,7 @@ def _thread_or_open(
         ticket = _open(request, sender, channel, actor, follows_up=None)
         created = True
     elif not created and ticket.status in (Status.RESOLVED, Status.CLOSED, Status.WAITING_ON_CLIENT):
-        transition(ticket, Status.OPEN, actor=actor, reason=f"{channel.label} reply from {sender.email}")
+        transition(ticket, Status.OPEN, actor=actor, reason=f"{channel.label} reply from {sender}")
     message = add_message(
         ticket,
         kind=MessageKind.INBOUND,

@@ -1,0 +1,41 @@
+"""Who sent it: by email address or phone number, and the race of two first messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from firstcall.clients.models import Client, Contact, PhoneNumber
+from firstcall.intake import pipeline
+from firstcall.intake.pipeline import identify
+from firstcall.intake.request import Person
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_contacts_own_number_finds_them(dana: Contact) -> None:
+    assert identify(Person(phone="+1 312 555 0111"), "test") == dana
+
+
+def test_a_clients_main_line_makes_a_contact_of_that_client(dental: Client) -> None:
+    caller = identify(Person(phone="+13125550100", name="Front desk"), "test")
+    assert caller.client == dental and caller.name == "Front desk"
+
+
+def test_an_unknown_number_makes_one_unverified_contact(db: None) -> None:
+    first = identify(Person(phone="+14155550199"), "test")
+    again = identify(Person(phone="+14155550199"), "test")
+    assert first == again and first.client is None
+    assert PhoneNumber.objects.get(number="+14155550199").contact == first
+
+
+def test_a_concurrent_first_text_from_the_same_number_finds_the_other_contact(
+    db: None, monkeypatch: Any
+) -> None:
+    # The other request created the contact after this one looked and found nobody.
+    existing = Contact.objects.create(name="")
+    PhoneNumber.objects.create(number="+14155550188", contact=existing)
+    monkeypatch.setattr(pipeline, "owner_of_number", lambda number: None)
+    assert identify(Person(phone="+14155550188"), "test") == existing
+    assert Contact.objects.count() == 1
