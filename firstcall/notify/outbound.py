@@ -88,11 +88,6 @@ def sms_unreachable_reason(phone: str) -> str:
     return ""
 
 
-def sms_reachable(phone: str) -> bool:
-    """Whether we may text this number: known not to be a landline and not opted out (STOP)."""
-    return not sms_unreachable_reason(phone)
-
-
 def opt_out(number: str, *, keyword: str = "STOP") -> bool:
     """The number texted STOP (or another opt-out keyword): send it no more texts until it opts
     back in. Returns False if it had opted out already (a redelivered STOP changes nothing)."""
@@ -215,12 +210,16 @@ def deliver_now(delivery_id: int) -> DeliveryStatus | None:
     attempts = delivery.attempts + 1
     try:
         if delivery.channel == Channel.SMS:
-            if SmsOptOut.objects.filter(number=delivery.to_address).exists():
-                Delivery.objects.filter(pk=delivery_id).update(
-                    status=DeliveryStatus.SUPPRESSED,
-                    last_error="the number opted out (STOP)",
-                    claimed_until=None,
-                )
+            # The number may have texted STOP after this text was queued.
+            if unreachable := sms_unreachable_reason(delivery.to_address):
+                with transaction.atomic():
+                    Delivery.objects.filter(pk=delivery_id).update(
+                        status=DeliveryStatus.SUPPRESSED, last_error=unreachable, claimed_until=None
+                    )
+                    add_event(
+                        delivery.message.ticket,
+                        f"Did not send the {delivery.get_purpose_display().lower()} by text: {unreachable}.",
+                    )
                 return DeliveryStatus.SUPPRESSED
             provider_message_id = send_sms(delivery)
         else:
@@ -299,21 +298,31 @@ SMS_FAILED_STATUSES = {"failed", "undelivered", "canceled"}
 
 
 def record_sms_status(provider_message_id: str, provider_status: str, error_code: str = "") -> bool:
-    """A delivery report from the SMS provider; a failure is written on the ticket's timeline.
-    Returns False when the id matches none of our texts."""
+    """A delivery report from the SMS provider; a failure is written on the ticket's timeline,
+    once however often the provider reports it. Returns False when the id matches none of our texts."""
+    if not provider_message_id:
+        return False
     delivery = (
         Delivery.objects.select_related("message__ticket")
         .filter(channel=Channel.SMS, provider_message_id=provider_message_id)
         .first()
     )
-    if not provider_message_id or delivery is None:
+    if delivery is None:
         return False
     status = provider_status.strip().lower()
-    if status in SMS_FAILED_STATUSES and delivery.status != DeliveryStatus.FAILED:
+    if status in SMS_FAILED_STATUSES:
         reason = f"provider reported {status}" + (f" (error {error_code})" if error_code else "")
         with transaction.atomic():
-            Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, last_error=reason)
-            add_event(delivery.message.ticket, f"Text to {delivery.to_address} was not delivered: {reason}.")
+            # Guarded: of two reports at once (undelivered, then failed) only one writes.
+            changed = (
+                Delivery.objects.filter(pk=delivery.pk)
+                .exclude(status=DeliveryStatus.FAILED)
+                .update(status=DeliveryStatus.FAILED, last_error=reason)
+            )
+            if changed:
+                add_event(
+                    delivery.message.ticket, f"Text to {delivery.to_address} was not delivered: {reason}."
+                )
     elif status == "delivered":
         Delivery.objects.filter(pk=delivery.pk).update(delivered_at=timezone.now())
     return True

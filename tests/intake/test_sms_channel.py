@@ -416,6 +416,9 @@ def test_status_failed_marks_failed_with_timeline_event(
         event.body_text
         == f"Text to {DANA_MOBILE} was not delivered: provider reported {status} (error 30003)."
     )
+    # The provider reporting it again (or undelivered, then failed) writes nothing more.
+    status_callback(client, delivery.provider_message_id, "failed", ErrorCode="30003")
+    assert delivery.message.ticket.messages.filter(kind=MessageKind.EVENT).count() == 1
 
 
 def test_status_for_unknown_sid_is_ignored(client: HttpClient, dana: Contact) -> None:

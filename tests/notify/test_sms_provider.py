@@ -147,6 +147,11 @@ def test_text_queued_before_stop_is_not_sent(
         delivery = Delivery.objects.get()
         assert deliver_now(delivery.pk) == DeliveryStatus.SUPPRESSED
     assert twilio.sent == []
+    delivery.refresh_from_db()
+    assert "opted out" in delivery.last_error
+    assert delivery.message.ticket.messages.filter(
+        body_text__startswith="Did not send the acknowledgment by text:", body_text__contains="opted out"
+    ).exists()
 
 
 def test_basic_auth_header_is_what_twilio_expects(twilio: TwilioStandIn) -> None:
