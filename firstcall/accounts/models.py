@@ -54,8 +54,14 @@ class ApiToken(models.Model):
     @classmethod
     def issue(cls, user: User, name: str) -> tuple[ApiToken, str]:
         """Create a token; returns the row and the plain token, which is never stored."""
+        from firstcall.tickets.actions import Actor, audit  # tickets import this module
+
         plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        return cls.objects.create(user=user, name=name, token_hash=hash_token(plain)), plain
+        token = cls.objects.create(user=user, name=name, token_hash=hash_token(plain))
+        audit(
+            None, Actor.system("API tokens"), "api_token_issued", after={"user": user.username, "name": name}
+        )
+        return token, plain
 
     @classmethod
     def authenticate(cls, plain: str) -> ApiToken | None:

@@ -30,7 +30,7 @@ from firstcall.intake.channels.alert import FIRING, RESOLVED, Alert, Notificatio
 from firstcall.intake.models import AlertGroup, AlertSource, InboundMessage, InboundStatus
 from firstcall.intake.pipeline import ingest, receive
 from firstcall.intake.request import Rejected
-from firstcall.tickets.actions import Actor, add_event, add_message, transition
+from firstcall.tickets.actions import Actor, add_event, add_message, audit, transition
 from firstcall.tickets.models import Channel, MessageKind, Status, Ticket, format_ticket_number
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,12 @@ def create_source(
     )
     plain = source.set_secret(secret)
     source.save()
+    audit(
+        None,
+        Actor.system("alert sources"),
+        "alert_source_created",
+        after={"name": name, "slug": slug, "default_client": str(default_client or "")},
+    )
     return source, plain
 
 

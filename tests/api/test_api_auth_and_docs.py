@@ -79,6 +79,10 @@ def test_create_api_token_command_prints_a_working_token(api_with_token, bob) ->
     token = ApiToken.objects.get(user=bob)
     assert token.name == "PSA sync" and plain not in token.token_hash
     assert api_with_token(plain).get("/api/tickets").status_code == 200
+    from firstcall.tickets.models import AuditEvent
+
+    issued = AuditEvent.objects.get(action="api_token_issued")
+    assert issued.after == {"user": "bob", "name": "PSA sync"} and plain not in str(issued.after)
 
 
 @pytest.mark.parametrize(

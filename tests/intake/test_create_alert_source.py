@@ -36,3 +36,11 @@ def test_refuses_unknown_client_and_taken_slug(dental: Any) -> None:
     call_command("create_alert_source", "X", "x", stdout=StringIO(), stderr=StringIO())
     with pytest.raises(CommandError, match="exists already"):
         call_command("create_alert_source", "Y", "x", stdout=StringIO(), stderr=StringIO())
+
+
+def test_creating_a_source_is_audited(dental: Any) -> None:
+    from firstcall.tickets.models import AuditEvent
+
+    call_command("create_alert_source", "Grafana", "grafana", stdout=StringIO(), stderr=StringIO())
+    event = AuditEvent.objects.get(action="alert_source_created")
+    assert event.after["slug"] == "grafana" and event.ticket is None
