@@ -19,7 +19,7 @@ from django.utils import timezone
 from firstcall.clients.models import PhoneNumber, first_response_minutes, normalize_phone
 from firstcall.notify.models import Delivery, DeliveryPurpose, DeliveryStatus, SmsOptOut
 from firstcall.tickets.actions import Actor, add_event, add_message, audit
-from firstcall.tickets.models import Channel, Message, MessageKind, Ticket
+from firstcall.tickets.models import Channel, Message, MessageKind, Ticket, reply_subject
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +129,7 @@ def schedule_acknowledgment(ticket: Ticket, inbound_message: Message, route: Rou
         rfc_message_id = f"sms-{uuid.uuid4()}"
         in_reply_to = ""
     else:
-        subject = f"[{ticket.number}] {inbound_message.subject or ticket.subject}"
-        if not subject.lower().startswith(f"[{ticket.number.lower()}] re:"):
-            subject = f"[{ticket.number}] Re: {inbound_message.subject or ticket.subject}"
+        subject = reply_subject(ticket, inbound_message.subject)
         body = render_to_string("notify/acknowledgment.txt", context)
         rfc_message_id = _new_message_id()
         in_reply_to = inbound_message.rfc_message_id
@@ -180,7 +178,7 @@ def schedule_reply(ticket: Ticket, message: Message, to_address: str) -> Deliver
         purpose=DeliveryPurpose.REPLY,
         to_address=to_address,
         from_address=settings.DEFAULT_FROM_EMAIL,
-        subject=message.subject or f"[{ticket.number}] Re: {ticket.subject}",
+        subject=message.subject or reply_subject(ticket),
         body_text=message.body_text,
         rfc_message_id=rfc_message_id,
         in_reply_to=thread_ids[-1] if thread_ids else "",

@@ -91,6 +91,14 @@ def format_ticket_number(pk: int | None) -> str:
     return f"T-{pk:06d}" if pk is not None else "T-??????"
 
 
+def reply_subject(ticket: Ticket, subject: str | None = None) -> str:
+    """The subject of our mail on a ticket: its number, so replies thread, and "Re:" once."""
+    subject = (subject or ticket.subject).strip()
+    if not subject.lower().startswith("re:"):
+        subject = f"Re: {subject}"
+    return f"[{ticket.number}] {subject}"
+
+
 def parse_ticket_number(text: str) -> int | None:
     """The ticket id in 'T-000123' (or a subject containing it), else None."""
     match = TICKET_NUMBER_PATTERN.search(text)

@@ -7,7 +7,7 @@ from django.db import transaction
 from firstcall.accounts.models import User
 from firstcall.notify.outbound import schedule_reply
 from firstcall.tickets.actions import Actor, add_event, add_message, transition
-from firstcall.tickets.models import Channel, Message, MessageKind, Status, Ticket
+from firstcall.tickets.models import Channel, Message, MessageKind, Status, Ticket, reply_subject
 
 STAFF_LABEL = "staff console"
 
@@ -21,13 +21,6 @@ def _clean(body: str, what: str) -> str:
     if not cleaned:
         raise EmptyMessage(f"The {what} is empty; write something before sending it.")
     return cleaned
-
-
-def reply_subject(ticket: Ticket) -> str:
-    subject = ticket.subject
-    if not subject.lower().startswith("re:"):
-        subject = f"Re: {subject}"
-    return f"[{ticket.number}] {subject}"
 
 
 def post_reply(ticket: Ticket, *, author: User, body: str) -> Message:
