@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseForbidden
@@ -52,6 +53,12 @@ def twilio_webhook(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return checked
+
+
+def form_params(raw: bytes) -> dict[str, str]:
+    """A stored Twilio form body (application/x-www-form-urlencoded) as a dict; a repeated name
+    keeps its last value, as ``request.POST.dict()`` does for the signature check."""
+    return dict(parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 
 def twiml(document: str) -> HttpResponse:

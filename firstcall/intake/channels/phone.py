@@ -16,11 +16,11 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 from firstcall.clients.models import normalize_phone
 from firstcall.intake.models import InboundMessage
 from firstcall.intake.request import IncomingRequest, Person, Rejected
+from firstcall.intake.webhooks import form_params
 from firstcall.tickets.models import Channel
 
 VOICEMAIL = "voicemail"
@@ -43,11 +43,6 @@ def interpret(inbound: InboundMessage) -> IncomingRequest:
     if event == "logged_call":
         return _logged_call(bytes(inbound.raw), inbound.external_id)
     raise Rejected(f"phone payload of unknown kind {event!r}")
-
-
-def form_params(raw: bytes) -> dict[str, str]:
-    """A Twilio form body (application/x-www-form-urlencoded) as a dict."""
-    return dict(parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 
 WITHHELD = "a withheld number"

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.urls import reverse
@@ -20,6 +19,7 @@ from django.urls import reverse
 from firstcall.intake.models import InboundMessage
 from firstcall.intake.pipeline import IntakeOutcome, ingest
 from firstcall.intake.request import IncomingRequest, Person, Rejected
+from firstcall.intake.webhooks import form_params
 from firstcall.notify.outbound import opt_in, opt_out
 from firstcall.tickets.models import Channel
 
@@ -64,14 +64,6 @@ class TextMessage:
         word = self.body.strip().strip(".!").strip().upper()
         kind = KEYWORDS.get(word) if not self.media else None
         return (kind, word) if kind is not None else None
-
-
-def form_params(raw: bytes) -> dict[str, str]:
-    """The webhook's form parameters (the first value of each)."""
-    params: dict[str, str] = {}
-    for name, value in parse_qsl(raw.decode("ascii", errors="replace"), keep_blank_values=True):
-        params.setdefault(name, value)
-    return params
 
 
 def read(raw: bytes) -> TextMessage:
