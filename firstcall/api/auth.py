@@ -32,21 +32,31 @@ class StaffToken(HttpBearer):
     """
 
     def __call__(self, request: HttpRequest) -> ApiCaller:
-        value = request.headers.get(self.header, "").strip()
-        if not value:
-            raise AuthenticationError(message=f"Authentication required: {HOW_TO_AUTHENTICATE}.")
-        scheme, _, token = value.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthenticationError(
-                message=f"The Authorization header is not a bearer token: {HOW_TO_AUTHENTICATE}."
-            )
-        return self.authenticate(request, token.strip())
+        return bearer_caller(request)
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiCaller:
-        found = ApiToken.authenticate(token)
-        if found is None:
-            raise AuthenticationError(message=refusal_reason(token))
-        return ApiCaller(user=found.user, token=found)
+        return token_caller(token)
+
+
+def bearer_caller(request: HttpRequest) -> ApiCaller:
+    """The caller named by ``Authorization: Bearer <token>`` (the API and other token-checked
+    webhooks); raises AuthenticationError saying what is wrong."""
+    value = request.headers.get("Authorization", "").strip()
+    if not value:
+        raise AuthenticationError(message=f"Authentication required: {HOW_TO_AUTHENTICATE}.")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError(
+            message=f"The Authorization header is not a bearer token: {HOW_TO_AUTHENTICATE}."
+        )
+    return token_caller(token.strip())
+
+
+def token_caller(token: str) -> ApiCaller:
+    found = ApiToken.authenticate(token)
+    if found is None:
+        raise AuthenticationError(message=refusal_reason(token))
+    return ApiCaller(user=found.user, token=found)
 
 
 def refusal_reason(token: str) -> str:

@@ -12,10 +12,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from ninja.errors import AuthenticationError
 from twilio.twiml.voice_response import VoiceResponse
 
-from firstcall.accounts.models import ApiToken
-from firstcall.api.auth import HOW_TO_AUTHENTICATE, refusal_reason
+from firstcall.api.auth import bearer_caller
 from firstcall.intake import calls
 from firstcall.intake.channels.phone import parse_pbx_event
 from firstcall.intake.request import Rejected
@@ -162,11 +162,10 @@ def _json_error(status: int, message: str) -> JsonResponse:
 @require_POST
 def call_event(request: HttpRequest) -> JsonResponse:
     """The generic PBX call-event webhook (docs/phone.md): bearer token, JSON body."""
-    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return _json_error(401, f"Authentication required: {HOW_TO_AUTHENTICATE}.")
-    if ApiToken.authenticate(token.strip()) is None:
-        return _json_error(401, refusal_reason(token.strip()))
+    try:
+        bearer_caller(request)
+    except AuthenticationError as refusal:
+        return _json_error(401, str(refusal.message))
     try:
         body = request.body
     except RequestDataTooBig:
