@@ -194,6 +194,8 @@ else:
         "immediate": HUEY_IMMEDIATE,
         "utc": True,
     }
+# Nothing reads task results: not storing them saves a queue write per task.
+HUEY["results"] = False
 HUEY["consumer"] = {
     "workers": env_int("FIRSTCALL_WORKER_THREADS", 4, minimum=1),
     "worker_type": "thread",
