@@ -153,13 +153,13 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
 
 
-def _connect_host(host: str) -> str:
+def connect_host(host: str) -> str:
     """Where to connect to reach a server listening on ``host`` (wildcards → loopback)."""
     return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
 
 
 def _url_host(host: str) -> str:
-    host = _connect_host(host)
+    host = connect_host(host)
     return f"[{host}]" if ":" in host else host
 
 
@@ -176,7 +176,7 @@ def _port_in_use(host: str, port: int) -> str | None:
 
 def _accepts_connections(address: tuple[str, int]) -> bool:
     try:
-        with socket.create_connection((_connect_host(address[0]), address[1]), timeout=0.5):
+        with socket.create_connection((connect_host(address[0]), address[1]), timeout=0.5):
             return True
     except OSError:
         return False
@@ -445,8 +445,8 @@ def _print_banner(
         outbound = f"handled by {settings.EMAIL_BACKEND}"
     try_it = f"{_command_prefix()} send-test-email"
     smtp_host, _, smtp_port = smtp.rpartition(":")
-    if _connect_host(smtp_host) != _connect_host(settings.FIRSTCALL_SMTP_HOST):
-        try_it += f" --host {_connect_host(smtp_host)}"
+    if connect_host(smtp_host) != connect_host(settings.FIRSTCALL_SMTP_HOST):
+        try_it += f" --host {connect_host(smtp_host)}"
     if int(smtp_port) != settings.FIRSTCALL_SMTP_PORT:
         try_it += f" --port {smtp_port}"
     processes = " · ".join(

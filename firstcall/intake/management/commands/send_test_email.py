@@ -11,6 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from firstcall.cli import connect_host
+
 DEFAULT_SENDER = "Dana Reyes <dana@brightsmile.example>"
 DEFAULT_SUBJECT = "Front desk printer is offline"
 DEFAULT_BODY = (
@@ -26,10 +28,6 @@ def default_recipient() -> str:
     for entry in settings.FIRSTCALL_ACCEPTED_ADDRESSES:
         return f"support{entry}"
     raise CommandError("FIRSTCALL_ACCEPTED_ADDRESSES is empty: the listener accepts no address.")
-
-
-def connect_host(host: str) -> str:
-    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
 
 
 class Command(BaseCommand):
