@@ -1,0 +1,1 @@
+"""Escalation: policies and levels, on-call schedules, pages and acknowledgments."""
