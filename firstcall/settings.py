@@ -134,7 +134,10 @@ def _databases() -> dict[str, Any]:
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # Web server, worker and SMTP listener share one SQLite file: WAL lets readers run beside
         # a writer, IMMEDIATE takes the write lock up front so two writers queue instead of failing.
-        config["CONN_MAX_AGE"] = 0
+        # Each thread keeps its connection: opening one (file, PRAGMAs, functions) costs more
+        # than a typical query.
+        config["CONN_MAX_AGE"] = 600
+        config["CONN_HEALTH_CHECKS"] = True
         config["OPTIONS"] = {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",
