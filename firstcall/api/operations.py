@@ -55,9 +55,9 @@ def post_message(
     """Add an inbound message to ``ticket`` through intake, as the requester or ``from_email``.
     Returns (message, replayed).
 
-    Intake threads onto a named ticket only when the sender belongs to it; otherwise it would
-    open a new ticket. Here the caller asked for this ticket, so that case is refused and rolled
-    back (nothing stored, no contact created) instead of surprising them with a new ticket.
+    Intake threads onto a named ticket only when the sender belongs to it. Here the caller asked
+    for this ticket, so intake refuses instead of opening a new one: the payload is kept as
+    rejected, with the reason, and no contact is created.
     """
     sender = from_email or ticket.requester.email
     if not sender:
@@ -69,17 +69,10 @@ def post_message(
         # Only used if the message opens a follow-up of a ticket closed long ago.
         "subject": ticket.subject,
     }
-    with transaction.atomic():
-        outcome = _ingest(caller, idempotency_key, payload)
-        submitted = _submitted(
-            outcome, payload, idempotency_key, compare=("requester_email", "body", "ticket_id")
-        )
-        if submitted.ticket_id != ticket.pk and not _follows_up(submitted.ticket_id, ticket):
-            # Raising inside atomic() rolls back the stored payload and any contact intake created.
-            raise Refused(
-                f"{sender} is not the requester, a participant or a contact of the client of "
-                f"{ticket.number}, so it cannot post on it."
-            )
+    outcome = _ingest(caller, idempotency_key, payload)
+    submitted = _submitted(
+        outcome, payload, idempotency_key, compare=("requester_email", "body", "ticket_id")
+    )
     message = timeline_messages().filter(inbound_id=submitted.inbound_id).first()
     if message is None:  # pragma: no cover - intake always puts the inbound message on the timeline
         raise Refused("The message was accepted but is not on the timeline.")
@@ -141,11 +134,6 @@ def _key_reused(idempotency_key: str | None) -> str:
         f"Idempotency-Key {idempotency_key!r} was already used for a different request; "
         "send a new key for a new request."
     )
-
-
-def _follows_up(ticket_id: int, ticket: Ticket) -> bool:
-    # A reply to a ticket closed long ago opens a follow-up ticket: that is still this conversation.
-    return Ticket.objects.filter(pk=ticket_id, follows_up=ticket).exists()
 
 
 def timeline_messages() -> QuerySet[Message]:

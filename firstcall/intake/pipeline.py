@@ -244,7 +244,15 @@ def _apply(
 ) -> IntakeOutcome:
     if isinstance(interpreted, BounceNotice):
         return _attach_bounce(inbound, interpreted)
-    ticket, created = _thread_or_open(inbound, interpreted, acknowledge=acknowledge)
+    if not interpreted.only_named_ticket:
+        ticket, created = _thread_or_open(inbound, interpreted, acknowledge=acknowledge)
+        return _finish(inbound, InboundStatus.PROCESSED, ticket, created=created)
+    try:
+        # A savepoint: a refusal undoes what identifying the sender created, not the raw row.
+        with transaction.atomic():
+            ticket, created = _thread_or_open(inbound, interpreted, acknowledge=acknowledge)
+    except Rejected as refusal:
+        return _finish(inbound, InboundStatus.REJECTED, None, reason=refusal.reason)
     return _finish(inbound, InboundStatus.PROCESSED, ticket, created=created)
 
 
@@ -370,6 +378,12 @@ def _thread_or_open(
     sender = identify(request.sender, actor_label)
     actor = Actor(contact=sender, label=actor_label)
     ticket = _find_thread(request, sender)
+    if ticket is None and request.only_named_ticket:
+        named = format_ticket_number(request.named_ticket_id)
+        raise Rejected(
+            f"{sender.email or sender} is not the requester, a participant or a contact of the "
+            f"client of {named}, so it cannot post on it."
+        )
     if ticket is None and request.recent_ticket_window is not None:
         ticket = _recent_open_ticket(sender, request.recent_ticket_window)
     created = False

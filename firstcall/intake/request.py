@@ -54,6 +54,9 @@ class IncomingRequest:
     # Thread onto the sender's latest unresolved ticket opened within this window, when nothing
     # else names a ticket (a text message has no headers to thread by).
     recent_ticket_window: timedelta | None = None
+    # Post on the named ticket or nowhere: when the sender may not post there, the payload is
+    # kept as rejected instead of opening a new ticket (the API's add-message).
+    only_named_ticket: bool = False
     sent_at: datetime | None = None
 
 

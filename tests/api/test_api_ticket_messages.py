@@ -9,7 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from firstcall.clients.models import Contact
-from firstcall.intake.models import InboundMessage
+from firstcall.intake.models import InboundMessage, InboundStatus
 from firstcall.tickets.actions import Actor, add_participant, transition
 from firstcall.tickets.models import AuditEvent, Channel, Message, MessageKind, Status, Ticket
 
@@ -79,7 +79,9 @@ def test_outsider_cannot_post_and_leaves_nothing_behind(rmm, ticket, priya) -> N
         f"client of {ticket.number}, so it cannot post on it."
     }
     assert Ticket.objects.count() == 1
-    assert not InboundMessage.objects.exists()
+    # Kept (nothing inbound is ever lost), as rejected with the reason.
+    kept = InboundMessage.objects.get()
+    assert (kept.status, kept.reason) == (InboundStatus.REJECTED, response.json()["detail"])
     assert Contact.objects.count() == contacts_before
     unknown = rmm.post(
         f"/api/tickets/{ticket.number}/messages", {"body": "Hi", "from_email": "new@stranger.example"}

@@ -22,6 +22,7 @@ def interpret(inbound: InboundMessage) -> IncomingRequest:
         subject=subject,
         body_text=text,
         named_ticket_id=int(ticket_id) if ticket_id is not None else None,
+        only_named_ticket=ticket_id is not None,
         is_emergency=bool(body.get("is_emergency", False)),
         no_acknowledgment_reason=""
         if body.get("acknowledge", True)
