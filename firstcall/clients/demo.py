@@ -18,6 +18,7 @@ from django.db import transaction
 
 from firstcall.accounts.models import Role, User
 from firstcall.clients.models import Client, Contact, Contract, EmailDomain, PhoneNumber, ResponseTarget
+from firstcall.intake.addresses import support_address as accepted_support_address
 from firstcall.intake.channels.email import ingest_email
 from firstcall.intake.pipeline import IntakeOutcome, ingest
 from firstcall.tickets.actions import Actor, assign, audit, transition
@@ -198,10 +199,7 @@ def _load_staff(member: DemoStaff) -> tuple[User, str]:
 
 
 def support_address() -> str:
-    for entry in settings.FIRSTCALL_ACCEPTED_ADDRESSES:
-        if not entry.startswith("@"):
-            return str(entry)
-    return str(settings.DEFAULT_FROM_EMAIL)
+    return accepted_support_address() or str(settings.DEFAULT_FROM_EMAIL)
 
 
 def _email(

@@ -27,6 +27,16 @@ def is_our_address(address: str) -> bool:
     return is_accepted_address(address) or _normalized(address) == _normalized(settings.DEFAULT_FROM_EMAIL)
 
 
+def support_address() -> str | None:
+    """The address requests are sent to: the first listed address, else "support" at the first
+    listed domain; None when the listener accepts nothing."""
+    entries = [entry.strip() for entry in settings.FIRSTCALL_ACCEPTED_ADDRESSES if entry.strip()]
+    for entry in entries:
+        if not entry.startswith("@"):
+            return entry
+    return f"support{entries[0]}" if entries else None
+
+
 def accepted_addresses_text() -> str:
     entries = settings.FIRSTCALL_ACCEPTED_ADDRESSES
     return ", ".join(f"any address {e}" if e.startswith("@") else e for e in entries) or "nothing"

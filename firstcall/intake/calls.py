@@ -89,6 +89,7 @@ def _metadata(call: CallRecord, event: str) -> dict[str, Any]:
 
 
 def _reload(call: CallRecord) -> CallRecord:
+    """The record as stored now: the guarded updates that came before may or may not have applied."""
     return CallRecord.objects.get(pk=call.pk)
 
 
@@ -166,18 +167,18 @@ def staff_with_phone(number: str) -> User | None:
     return None
 
 
-def finish_dial(params: Mapping[str, str]) -> tuple[CallRecord, bool]:
-    """The <Dial> to the on-duty number ended. Returns (call, answered)."""
+def finish_dial(params: Mapping[str, str]) -> bool:
+    """The <Dial> to the on-duty number ended. Returns whether someone answered."""
     call = twilio_call(params)
     if params.get("DialCallStatus", "") != "completed":
-        return call, False
+        return False
     number = on_duty_number()
     CallRecord.objects.filter(pk=call.pk).exclude(outcome__in=UNANSWERED).update(
         outcome=CallOutcome.ANSWERED,
         answered_by_number=number,
         answered_by=staff_with_phone(number),
     )
-    return _reload(call), True
+    return True
 
 
 def _open_call_ticket(call: CallRecord, raw: bytes) -> int | None:

@@ -102,7 +102,7 @@ def menu(request: HttpRequest) -> HttpResponse:
 @twilio_webhook
 def dial_status(request: HttpRequest) -> HttpResponse:
     try:
-        _call, answered = calls.finish_dial(request.POST)
+        answered = calls.finish_dial(request.POST)
     except calls.InvalidCallback as error:
         return _bad_callback(error)
     response = VoiceResponse()

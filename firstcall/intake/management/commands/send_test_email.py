@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from firstcall.cli import connect_host
+from firstcall.intake.addresses import support_address
 
 DEFAULT_SENDER = "Dana Reyes <dana@brightsmile.example>"
 DEFAULT_SUBJECT = "Front desk printer is offline"
@@ -22,12 +23,10 @@ DEFAULT_BODY = (
 
 
 def default_recipient() -> str:
-    for entry in settings.FIRSTCALL_ACCEPTED_ADDRESSES:
-        if not entry.startswith("@"):
-            return str(entry)
-    for entry in settings.FIRSTCALL_ACCEPTED_ADDRESSES:
-        return f"support{entry}"
-    raise CommandError("FIRSTCALL_ACCEPTED_ADDRESSES is empty: the listener accepts no address.")
+    address = support_address()
+    if address is None:
+        raise CommandError("FIRSTCALL_ACCEPTED_ADDRESSES is empty: the listener accepts no address.")
+    return address
 
 
 class Command(BaseCommand):
