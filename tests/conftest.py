@@ -15,7 +15,9 @@ from django.core import mail
 from django.test import override_settings
 
 from firstcall.accounts.models import Role, User
-from firstcall.clients.models import Client, Contact, Contract, EmailDomain, PhoneNumber, ResponseTarget
+from firstcall.clients.models import Client, Contact, Contract, EmailDomain, PhoneNumber
+from firstcall.sla.models import Calendar, SlaTarget
+from firstcall.sla.targets import TWENTY_FOUR_SEVEN
 
 
 @pytest.fixture(autouse=True)
@@ -52,8 +54,13 @@ def dental(db: None) -> Client:
     contract = Contract.objects.create(
         client=client, name="Managed Care Gold", support_hours="Mon–Fri 07:00–19:00"
     )
+    # Round the clock, so tests about other things can open tickets at any hour; business-hours
+    # calendars are tested in tests/sla.
+    round_the_clock = Calendar.objects.get(name=TWENTY_FOUR_SEVEN)
     for priority, minutes in (("P1", 15), ("P2", 60), ("P3", 120), ("P4", 480)):
-        ResponseTarget.objects.create(contract=contract, priority=priority, first_response_minutes=minutes)
+        SlaTarget.objects.create(
+            contract=contract, priority=priority, first_response_minutes=minutes, calendar=round_the_clock
+        )
     return client
 
 

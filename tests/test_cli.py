@@ -23,9 +23,10 @@ from firstcall.accounts.models import Role, User
 from firstcall.accounts.owner import ensure_owner_account
 from firstcall.cli import main
 from firstcall.clients.demo import load_demo
-from firstcall.clients.models import Client, Contact, PhoneNumber, first_response_minutes
+from firstcall.clients.models import Client, Contact, PhoneNumber
 from firstcall.intake.channels.smtp_listener import SmtpListener
 from firstcall.intake.models import InboundMessage, InboundStatus
+from firstcall.sla.targets import targets_for
 from firstcall.tickets.models import AuditEvent, Channel, Message, MessageKind, Status, Ticket
 
 
@@ -258,7 +259,13 @@ def test_demo_loads_a_realistic_msp_once(capsys: pytest.CaptureFixture[str]) -> 
     assert dental.email_domains.get().domain == "brightsmile.example"
     assert dental.contacts.get(is_vip=True).name == "Dana Reyes"
     assert dental.active_contract() is not None
-    assert [first_response_minutes(dental.pk, p) for p in ("P1", "P2", "P3", "P4")] == [15, 60, 120, 480]
+    targets = [targets_for(dental.pk, p) for p in ("P1", "P2", "P3", "P4")]
+    assert [(t.first_response_minutes, t.calendar_name) for t in targets] == [
+        (15, "24×7"),
+        (60, "24×7"),
+        (120, "Business hours"),
+        (480, "Business hours"),
+    ]
     assert {c.name: c.time_zone for c in Client.objects.all()} == {
         "Bright Smile Dental": "America/Chicago",
         "Hale & Porter LLP": "America/New_York",
@@ -329,7 +336,7 @@ def test_owner_account_is_created_once_with_a_hashed_password() -> None:
     assert User.objects.count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_send_test_email_reaches_the_listener(outbox: list[Any], capsys: pytest.CaptureFixture[str]) -> None:
     with SmtpListener("127.0.0.1", 0) as listener:
         assert main(["send-test-email", "--port", str(listener.port)]) == 0

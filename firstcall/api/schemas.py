@@ -77,7 +77,9 @@ class TicketCreate(StrictInput):
     requester_name: Name = ""
     subject: Subject
     body: Body
-    is_emergency: bool = Field(False, description="Raises the priority to P1.")
+    is_emergency: bool = Field(
+        False, description="Raises the urgency to high (P2 for one person, P1 for a company-wide problem)."
+    )
     acknowledge: bool = Field(True, description="Email the requester an acknowledgment.")
 
 

@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from firstcall.clients.models import Client, Contact, Contract, EmailDomain, PhoneNumber, ResponseTarget
+from firstcall.clients.models import (
+    BusinessProcess,
+    Client,
+    Contact,
+    Contract,
+    EmailDomain,
+    PhoneNumber,
+)
+from firstcall.sla.models import SlaTarget
 
 
 class EmailDomainInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -13,8 +21,13 @@ class PhoneNumberInline(admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
 
 
-class ResponseTargetInline(admin.TabularInline):  # type: ignore[type-arg]
-    model = ResponseTarget
+class SlaTargetInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = SlaTarget
+    extra = 0
+
+
+class BusinessProcessInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = BusinessProcess
     extra = 0
 
 
@@ -22,7 +35,7 @@ class ResponseTargetInline(admin.TabularInline):  # type: ignore[type-arg]
 class ClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("name", "time_zone")
     search_fields = ("name", "email_domains__domain")
-    inlines = [EmailDomainInline, PhoneNumberInline]
+    inlines = [EmailDomainInline, PhoneNumberInline, BusinessProcessInline]
 
 
 @admin.register(Contact)
@@ -36,5 +49,13 @@ class ContactAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 @admin.register(Contract)
 class ContractAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("client", "name", "support_hours", "starts_on", "ends_on")
-    inlines = [ResponseTargetInline]
+    inlines = [SlaTargetInline]
+    list_select_related = ("client",)
+
+
+@admin.register(BusinessProcess)
+class BusinessProcessAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("name", "client", "weekday", "time", "every_weeks", "warn_hours", "critical_hours")
+    list_filter = ("client",)
+    search_fields = ("name", "keywords", "client__name")
     list_select_related = ("client",)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
+from datetime import date, time
+from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -17,10 +19,12 @@ from django.conf import settings
 from django.db import transaction
 
 from firstcall.accounts.models import Role, User
-from firstcall.clients.models import Client, Contact, Contract, EmailDomain, PhoneNumber, ResponseTarget
+from firstcall.clients.models import BusinessProcess, Client, Contact, Contract, EmailDomain, PhoneNumber
 from firstcall.intake.addresses import support_address as accepted_support_address
 from firstcall.intake.channels.email import ingest_email
 from firstcall.intake.pipeline import IntakeOutcome, ingest
+from firstcall.sla.models import Calendar, SlaTarget
+from firstcall.sla.targets import BUSINESS_HOURS, TWENTY_FOUR_SEVEN
 from firstcall.tickets.actions import Actor, assign, audit, transition
 from firstcall.tickets.models import Channel, Status, Ticket
 from firstcall.tickets.replies import STAFF_LABEL, add_note, post_reply
@@ -45,9 +49,14 @@ class DemoClient:
     main_phone: str
     contract: str
     support_hours: str
-    # First-response targets in minutes, per priority.
-    targets: dict[str, int]
+    # First-response and resolution targets in minutes, per priority (P1/P2 round the clock,
+    # P3/P4 in business hours).
+    targets: dict[str, tuple[int, int]]
     contacts: tuple[DemoContact, ...]
+    headcount: int | None = None
+    hourly_cost: Decimal | None = None
+    # (name, keywords, weekday, "HH:MM", every_weeks, anchor date) of business-critical processes.
+    processes: tuple[tuple[str, str, int, str, int, date], ...] = ()
 
 
 CLIENTS = (
@@ -58,7 +67,10 @@ CLIENTS = (
         main_phone="+13125550100",
         contract="Managed Care Gold",
         support_hours="Mon–Fri 07:00–19:00, Sat 08:00–13:00",
-        targets={"P1": 15, "P2": 60, "P3": 120, "P4": 480},
+        targets={"P1": (15, 240), "P2": (60, 480), "P3": (120, 1200), "P4": (480, 3000)},
+        headcount=14,
+        hourly_cost=Decimal("85.00"),
+        processes=(("Payroll submission", "payroll, adp, timesheet", 4, "14:00", 2, date(2026, 1, 9)),),
         contacts=(
             DemoContact("Dana Reyes", "dana@brightsmile.example", "+13125550111", "mobile", is_vip=True),
             DemoContact("Carl Mendes", "carl@brightsmile.example", "+13125550112", "mobile"),
@@ -72,7 +84,9 @@ CLIENTS = (
         main_phone="+12125550140",
         contract="Legal Secure",
         support_hours="Mon–Fri 08:00–18:00",
-        targets={"P1": 30, "P2": 60, "P3": 240, "P4": 1440},
+        targets={"P1": (30, 240), "P2": (60, 480), "P3": (240, 1200), "P4": (600, 3000)},
+        headcount=22,
+        hourly_cost=Decimal("160.00"),
         contacts=(
             DemoContact("Priya Shah", "priya@haleporter.example", "+12125550141", "mobile", is_vip=True),
             DemoContact("Tom Hale", "tom@haleporter.example", "+12125550142", "mobile"),
@@ -87,7 +101,9 @@ CLIENTS = (
         main_phone="+14155550170",
         contract="Essentials",
         support_hours="Every day 10:00–23:00",
-        targets={"P1": 30, "P2": 120, "P3": 480, "P4": 2880},
+        targets={"P1": (30, 480), "P2": (120, 960), "P3": (480, 1800), "P4": (1200, 3000)},
+        headcount=9,
+        hourly_cost=Decimal("35.00"),
         contacts=(
             DemoContact("Marco Bellini", "marco@oliveember.example", "+14155550171", "mobile", is_vip=True),
             DemoContact("Jess Nguyen", "jess@oliveember.example", "+14155550172", "mobile"),
@@ -141,7 +157,10 @@ def load_demo() -> DemoResult:
 
 
 def _load_client(demo: DemoClient) -> bool:
-    client, created = Client.objects.get_or_create(name=demo.name, defaults={"time_zone": demo.time_zone})
+    client, created = Client.objects.get_or_create(
+        name=demo.name,
+        defaults={"time_zone": demo.time_zone, "headcount": demo.headcount, "hourly_cost": demo.hourly_cost},
+    )
     EmailDomain.objects.get_or_create(domain=demo.domain, defaults={"client": client})
     PhoneNumber.objects.get_or_create(
         client=client, contact=None, number=demo.main_phone, defaults={"label": "main line"}
@@ -149,9 +168,28 @@ def _load_client(demo: DemoClient) -> bool:
     contract, _ = Contract.objects.get_or_create(
         client=client, name=demo.contract, defaults={"support_hours": demo.support_hours}
     )
-    for priority, minutes in demo.targets.items():
-        ResponseTarget.objects.get_or_create(
-            contract=contract, priority=priority, defaults={"first_response_minutes": minutes}
+    calendars = {c.name: c for c in Calendar.objects.filter(name__in=[TWENTY_FOUR_SEVEN, BUSINESS_HOURS])}
+    for priority, (first_response, resolution) in demo.targets.items():
+        SlaTarget.objects.get_or_create(
+            contract=contract,
+            priority=priority,
+            defaults={
+                "first_response_minutes": first_response,
+                "resolution_minutes": resolution,
+                "calendar": calendars[TWENTY_FOUR_SEVEN if priority in ("P1", "P2") else BUSINESS_HOURS],
+            },
+        )
+    for name, keywords, weekday, at, every_weeks, anchor in demo.processes:
+        BusinessProcess.objects.get_or_create(
+            client=client,
+            name=name,
+            defaults={
+                "keywords": keywords,
+                "weekday": weekday,
+                "time": time.fromisoformat(at),
+                "every_weeks": every_weeks,
+                "anchor_date": anchor,
+            },
         )
     for person in demo.contacts:
         contact, _ = Contact.objects.get_or_create(

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from firstcall.triage.priority import Priority
+from firstcall.triage.deadlines import (
+    DEFAULT_CRITICAL_HOURS,
+    DEFAULT_WARN_HOURS,
+    ProcessSpec,
+    parse_keywords,
+)
 
 
 class Client(models.Model):
@@ -13,9 +22,39 @@ class Client(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. America/Chicago")
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Downtime cost (triage): what an hour of a stopped person, or company, costs the client.
+    headcount = models.PositiveIntegerField(
+        null=True, blank=True, help_text="People who work with the IT we support"
+    )
+    hourly_cost = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Loaded cost of one person-hour (wage, benefits, overhead)",
+    )
+    revenue_per_hour = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Optional: revenue lost per hour when the whole company is stopped",
+    )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(hourly_cost__isnull=True) | models.Q(hourly_cost__gte=0),
+                name="client_hourly_cost_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(revenue_per_hour__isnull=True) | models.Q(revenue_per_hour__gte=0),
+                name="client_revenue_per_hour_not_negative",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -126,7 +165,8 @@ class PhoneNumber(models.Model):
 
 
 class Contract(models.Model):
-    """The client's support agreement. Support hours are descriptive until SLA calendars land."""
+    """The client's support agreement. Its SLA targets per priority, each on a calendar, are
+    ``sla.SlaTarget`` rows; ``support_hours`` is how the hours read to the client."""
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contracts")
     name = models.CharField(max_length=200)
@@ -138,51 +178,103 @@ class Contract(models.Model):
         return f"{self.client}: {self.name}"
 
 
-# Used when a client has no contract or its contract names no target for a priority.
-DEFAULT_FIRST_RESPONSE_MINUTES = {
-    Priority.P1: 30,
-    Priority.P2: 60,
-    Priority.P3: 4 * 60,
-    Priority.P4: 24 * 60,
-}
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
 
 
-class ResponseTarget(models.Model):
-    """First-response target for one priority under a contract."""
+class BusinessProcess(models.Model):
+    """A business-critical process of a client with a recurring deadline ("Payroll submitted to
+    the provider every other Friday 14:00"). A ticket that blocks it gets more urgent as the
+    deadline nears (firstcall.triage.deadlines)."""
 
-    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="response_targets")
-    priority = models.CharField(max_length=2, choices=Priority.choices)
-    first_response_minutes = models.PositiveIntegerField()
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="business_processes")
+    name = models.CharField(max_length=200, help_text="e.g. Payroll submission")
+    keywords = models.CharField(
+        max_length=500,
+        help_text="Comma-separated words that mean a ticket concerns it, e.g. payroll, adp, paychex",
+    )
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    time = models.TimeField(help_text="Local time, in the client's time zone")
+    every_weeks = models.PositiveSmallIntegerField(default=1, help_text="1 = weekly, 2 = every other week")
+    anchor_date = models.DateField(
+        null=True,
+        blank=True,
+        help_text="A date on which it occurs; needed when it does not happen every week",
+    )
+    warn_hours = models.PositiveIntegerField(
+        default=DEFAULT_WARN_HOURS, help_text="Within this many hours of the deadline: urgency high"
+    )
+    critical_hours = models.PositiveIntegerField(
+        default=DEFAULT_CRITICAL_HOURS, help_text="Within this many hours of the deadline: urgency critical"
+    )
 
     class Meta:
+        ordering = ["client", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["contract", "priority"], name="one_target_per_priority")
+            models.UniqueConstraint(fields=["client", "name"], name="one_business_process_name_per_client"),
+            models.CheckConstraint(condition=models.Q(weekday__lte=6), name="business_process_weekday"),
+            models.CheckConstraint(
+                condition=models.Q(every_weeks__gte=1, every_weeks__lte=52),
+                name="business_process_every_weeks",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(every_weeks=1) | models.Q(anchor_date__isnull=False),
+                name="business_process_anchor_when_skipping_weeks",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(critical_hours__lte=models.F("warn_hours")),
+                name="business_process_critical_within_warn",
+            ),
         ]
-        ordering = ["priority"]
 
     def __str__(self) -> str:
-        return f"{self.priority}: {self.first_response_minutes} min"
+        return f"{self.client}: {self.name}"
 
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, str] = {}
+        if not parse_keywords(self.keywords):
+            errors["keywords"] = "Name at least one keyword."
+        if self.every_weeks is not None and self.every_weeks > 1 and self.anchor_date is None:
+            errors["anchor_date"] = "Give a date on which it occurs, so we know which weeks count."
+        if (
+            self.anchor_date is not None
+            and self.weekday is not None
+            and self.anchor_date.weekday() != self.weekday
+        ):
+            anchor = self.anchor_date
+            errors["anchor_date"] = (
+                f"{anchor:%A} {anchor.day} {anchor:%B %Y} is not a {Weekday(self.weekday).label}."
+            )
+        if (
+            self.critical_hours is not None
+            and self.warn_hours is not None
+            and self.critical_hours > self.warn_hours
+        ):
+            errors["critical_hours"] = "Critical hours must not exceed warning hours."
+        if errors:
+            raise ValidationError(errors)
 
-def first_response_minutes(client_id: int | None, priority: str) -> int:
-    """The first-response target for a new ticket: from the newest current contract of the
-    client that names one for this priority, else the default. One query."""
-    if client_id is None:
-        return DEFAULT_FIRST_RESPONSE_MINUTES[Priority(priority)]
-    today = timezone.localdate()
-    # Filtered in Python: a client has a handful of contracts, and the simple query is cheap
-    # on the intake hot path.
-    targets = ResponseTarget.objects.filter(contract__client_id=client_id, priority=priority).values_list(
-        "first_response_minutes", "contract__starts_on", "contract__ends_on"
-    )
-    current = [
-        (starts_on, minutes)
-        for minutes, starts_on, ends_on in targets
-        if starts_on <= today and (ends_on is None or ends_on >= today)
-    ]
-    if not current:
-        return DEFAULT_FIRST_RESPONSE_MINUTES[Priority(priority)]
-    return max(current)[1]
+    def spec(self, time_zone: str | None = None) -> ProcessSpec:
+        """The engine's form; ``time_zone`` saves loading the client when the caller has it."""
+        return ProcessSpec(
+            id=self.pk,
+            name=self.name,
+            keywords=parse_keywords(self.keywords),
+            weekday=self.weekday,
+            at=self.time,
+            time_zone=time_zone if time_zone is not None else self.client.time_zone,
+            every_weeks=self.every_weeks,
+            anchor_date=self.anchor_date,
+            warn_hours=self.warn_hours,
+            critical_hours=self.critical_hours,
+        )
 
 
 def owner_of_number(number: str) -> PhoneNumber | None:

@@ -434,7 +434,11 @@ def _open(
         subject=request.subject,
         channel=channel,
         actor=actor,
+        body=request.body_text,
         is_emergency=request.is_emergency,
+        alert_host=request.alert_host,
+        alert_severity=request.alert_severity,
+        alert_labels=request.alert_labels,
         unverified_requester=sender.client_id is None,
         follows_up=follows_up,
     )

@@ -57,6 +57,10 @@ class IncomingRequest:
     # Post on the named ticket or nowhere: when the sender may not post there, the payload is
     # kept as rejected instead of opening a new ticket (the API's add-message).
     only_named_ticket: bool = False
+    # A monitoring alert's host, severity and labels, for triage (a server down is company-wide).
+    alert_host: str = ""
+    alert_severity: str = ""
+    alert_labels: tuple[tuple[str, str], ...] = ()
     sent_at: datetime | None = None
 
 

@@ -18,6 +18,7 @@ class DeliveryStatus(models.TextChoices):
 class DeliveryPurpose(models.TextChoices):
     ACKNOWLEDGMENT = "acknowledgment", "Acknowledgment"
     REPLY = "reply", "Reply"
+    PAGE = "page", "Page to staff"
 
 
 class Delivery(models.Model):

@@ -16,8 +16,10 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from firstcall.clients.models import PhoneNumber, first_response_minutes, normalize_phone
+from firstcall.clients.models import PhoneNumber, normalize_phone
 from firstcall.notify.models import Delivery, DeliveryPurpose, DeliveryStatus, SmsOptOut
+from firstcall.sla.models import ClockKind, SlaClock
+from firstcall.sla.targets import BUSINESS_DAY_MINUTES, targets_for
 from firstcall.tickets.actions import Actor, add_event, add_message, audit
 from firstcall.tickets.models import Channel, Message, MessageKind, Ticket, reply_subject
 
@@ -54,14 +56,30 @@ def _format_local(ticket: Ticket) -> str:
 
 
 def first_response_target_text(ticket: Ticket) -> str:
-    """The promise in words, e.g. '2 hours', as acknowledgments and pages state it."""
-    target = ticket.first_response_target_minutes
-    if target is None:
-        target = first_response_minutes(ticket.client_id, ticket.priority)
-    return describe_target(target)
+    """The promise in words, e.g. '30 minutes' or '4 business hours', from the ticket's
+    first-response clock (else from the targets that would apply)."""
+    clock = (
+        SlaClock.objects.filter(ticket_id=ticket.pk, kind=ClockKind.FIRST_RESPONSE)
+        .values_list("target_minutes", "business_hours")
+        .first()
+    )
+    if clock is None:
+        targets = targets_for(ticket.client_id, ticket.priority)
+        clock = (targets.first_response_minutes, not targets.calendar.always_open)
+    return describe_target(clock[0], business_hours=clock[1])
 
 
-def describe_target(minutes: int) -> str:
+def describe_target(minutes: int, *, business_hours: bool = False) -> str:
+    """'45 minutes', '2 hours', '1 day'; on a business-hours calendar '4 business hours',
+    '1 business day' (a business day being BUSINESS_DAY_MINUTES of open time)."""
+    if business_hours:
+        if minutes % BUSINESS_DAY_MINUTES == 0:
+            days = minutes // BUSINESS_DAY_MINUTES
+            return "1 business day" if days == 1 else f"{days} business days"
+        if minutes % 60 == 0:
+            hours = minutes // 60
+            return "1 business hour" if hours == 1 else f"{hours} business hours"
+        return f"{minutes} business minutes"
     if minutes % (24 * 60) == 0:
         days = minutes // (24 * 60)
         return "1 day" if days == 1 else f"{days} days"

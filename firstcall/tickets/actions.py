@@ -7,14 +7,16 @@ effects such as outbound mail are scheduled with ``transaction.on_commit`` by no
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from firstcall.accounts.models import User
-from firstcall.clients.models import Contact, first_response_minutes
+from firstcall.clients.models import Contact
+from firstcall.sla.targets import targets_for
+from firstcall.sla.tracking import TicketHistory, compute_clocks, sync_clocks, ticket_due_times
 from firstcall.tickets.models import (
     AuditEvent,
     Channel,
@@ -24,7 +26,7 @@ from firstcall.tickets.models import (
     Status,
     Ticket,
 )
-from firstcall.triage.priority import initial_priority
+from firstcall.triage.load import facts_for_new_ticket, triage_with_stored_settings
 
 # The one list of allowed status changes. Reopening a closed ticket is allowed here; whether a
 # late reply reopens it or opens a follow-up ticket is intake's decision (the reopen window).
@@ -90,29 +92,78 @@ def open_ticket(
     subject: str,
     channel: Channel,
     actor: Actor,
+    body: str = "",
     is_emergency: bool = False,
     unverified_requester: bool = False,
     follows_up: Ticket | None = None,
+    alert_host: str = "",
+    alert_severity: str = "",
+    alert_labels: tuple[tuple[str, str], ...] = (),
 ) -> Ticket:
-    decision = initial_priority(is_emergency=is_emergency)
+    """A new ticket, triaged (priority with its reasons, category, team, assignee from the
+    rules), with its SLA clocks started and, for a priority that has a policy, escalation."""
+    # Escalation and priority changes act on tickets through this module: imported here.
+    from firstcall.escalation.engine import start_escalation
+    from firstcall.tickets.priority import triage_fields
+
     now = timezone.now()
-    minutes = first_response_minutes(client_id, decision.priority)
-    ticket = Ticket.objects.create(
+    subject = (subject.strip() or "(no subject)")[:300]
+    result = triage_with_stored_settings(
+        facts_for_new_ticket(
+            client_id=client_id,
+            subject=subject,
+            body=body,
+            channel=channel,
+            is_emergency=is_emergency,
+            requester_is_vip=requester.is_vip,
+            alert_host=alert_host,
+            alert_severity=alert_severity,
+            alert_labels=alert_labels,
+        ),
+        now=now,
+    )
+    ticket = Ticket(
         client_id=client_id,
         requester=requester,
-        subject=(subject.strip() or "(no subject)")[:300],
+        subject=subject,
         channel=channel,
-        priority=decision.priority,
-        priority_explanation=decision.explanation,
         is_emergency=is_emergency,
         unverified_requester=unverified_requester,
         follows_up=follows_up,
         created_at=now,
         updated_at=now,
-        first_response_due_at=now + timedelta(minutes=minutes),
+        category=result.category,
+        team=result.team_name,
+        tags=list(result.tags),
+        **triage_fields(result),
     )
-    audit(ticket, actor, "ticket_opened", after={"status": ticket.status, "priority": ticket.priority})
+    targets = targets_for(client_id, ticket.priority)
+    history = TicketHistory.of_new_ticket()
+    # The due times go in with the row: one insert, no update after it.
+    ticket.first_response_due_at, ticket.sla_due_at = ticket_due_times(
+        compute_clocks(ticket, targets, history)
+    )
+    ticket.save(force_insert=True)
+    audit(
+        ticket,
+        actor,
+        "ticket_opened",
+        after={"status": ticket.status, "priority": ticket.priority},
+        reason=ticket.priority_explanation,
+    )
+    if result.assignee_username:
+        _assign_by_rule(ticket, result.assignee_username)
+    sync_clocks(ticket, history=history, targets=targets)
+    start_escalation(ticket, reason=f"{ticket.priority} opened")
     return ticket
+
+
+def _assign_by_rule(ticket: Ticket, username: str) -> None:
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        add_event(ticket, f"A triage rule assigns to {username!r}, but no active staff member has that name.")
+        return
+    assign(ticket, user, actor=Actor.system("triage rule"))
 
 
 def add_message(
@@ -161,6 +212,9 @@ def add_message(
         Ticket.objects.filter(pk=ticket.pk).update(**updates)
     for name, value in updates.items():
         setattr(ticket, name, value)
+    if kind == MessageKind.REPLY and actor.user is not None:
+        # A public reply by staff stops the first-response clock and restarts next-update's.
+        sync_clocks(ticket)
     return message
 
 
@@ -195,8 +249,16 @@ def transition(ticket: Ticket, to: Status, *, actor: Actor, reason: str = "") ->
             updates["closed_at"] = None
         Ticket.objects.filter(pk=locked.pk).update(**updates)
         audit(locked, actor, "status_changed", field="status", before=current, after=to, reason=reason)
-    for name, value in updates.items():
-        setattr(ticket, name, value)
+        for name, value in updates.items():
+            setattr(locked, name, value)
+        # Waiting on the client pauses the clocks, resolving stops them, reopening resumes them.
+        sync_clocks(locked)
+        if to in (Status.RESOLVED, Status.CLOSED):
+            from firstcall.escalation.engine import stop_escalation
+
+            stop_escalation(locked, reason=f"ticket {to.label.lower()}")
+    for name in (*updates, "first_response_due_at", "sla_due_at"):
+        setattr(ticket, name, getattr(locked, name))
     return ticket
 
 

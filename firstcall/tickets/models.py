@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from firstcall.clients.models import Client, Contact
+from firstcall.triage.matrix import Impact, Urgency
 from firstcall.triage.priority import Priority
 
 TICKET_NUMBER_PATTERN = re.compile(r"\bT-(\d{6,})\b")
@@ -46,6 +47,22 @@ class Ticket(models.Model):
     channel = models.CharField(max_length=20, choices=Channel.choices)
     priority = models.CharField(max_length=2, choices=Priority.choices, default=Priority.P3)
     priority_explanation = models.CharField(max_length=300, blank=True)
+    # Triage (firstcall.triage): what set the priority, and what staff overrode (with why).
+    impact = models.CharField(max_length=10, choices=Impact.choices, default=Impact.PERSON)
+    urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.MEDIUM)
+    impact_override = models.CharField(max_length=10, choices=Impact.choices, blank=True)
+    urgency_override = models.CharField(max_length=10, choices=Urgency.choices, blank=True)
+    override_reason = models.CharField(max_length=300, blank=True)
+    # Each reason as {"dimension", "value", "because"}, in the order they were applied.
+    priority_reasons: models.JSONField[list[dict[str, str]]] = models.JSONField(default=list, blank=True)
+    category = models.CharField(max_length=100, blank=True)
+    tags: models.JSONField[list[str]] = models.JSONField(default=list, blank=True)
+    team = models.CharField(max_length=100, blank=True)
+    affected_people = models.PositiveIntegerField(null=True, blank=True)
+    # Estimated downtime cost (client's currency) per hour; orders tickets of equal priority.
+    cost_per_hour = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # When triage should look again (a business-critical deadline draws nearer).
+    triage_review_at = models.DateTimeField(null=True, blank=True)
     is_emergency = models.BooleanField(default=False)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -60,7 +77,11 @@ class Ticket(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Mirrors of the SLA clocks (firstcall.sla), kept by sla.tracking.sync_clocks: the
+    # first-response due time the acknowledgment promised, and the earliest due time of any
+    # running clock (the queue orders by it).
     first_response_due_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -70,6 +91,11 @@ class Ticket(models.Model):
         indexes = [
             models.Index(fields=["status", "-created_at"], name="ticket_status_created"),
             models.Index(fields=["client", "status"], name="ticket_client_status"),
+            models.Index(
+                fields=["triage_review_at"],
+                name="ticket_triage_review",
+                condition=models.Q(triage_review_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -78,13 +104,6 @@ class Ticket(models.Model):
     @property
     def number(self) -> str:
         return format_ticket_number(self.pk)
-
-    @property
-    def first_response_target_minutes(self) -> int | None:
-        """The target the due time was computed from (the contract's, when the ticket opened)."""
-        if self.first_response_due_at is None:
-            return None
-        return round((self.first_response_due_at - self.created_at).total_seconds() / 60)
 
 
 def format_ticket_number(pk: int | None) -> str:

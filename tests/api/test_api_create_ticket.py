@@ -36,7 +36,9 @@ def test_creates_ticket_stores_raw_and_acknowledges(rmm, bob, dana, outbox, run_
     assert ticket.channel == Channel.API and not ticket.unverified_requester
     assert data["client"] == {"id": dana.client.pk, "name": "Bright Smile Dental"}
     assert data["requester"] == {"name": "Dana Reyes", "email": "dana@brightsmile.example"}
-    assert data["status"] == "new" and data["priority"] == "P3" and data["assignee"] is None
+    # Dana is a VIP: urgency one step up, so P2 (triage's reasons say so).
+    assert data["status"] == "new" and data["priority"] == "P2" and data["assignee"] is None
+    assert "VIP requester" in data["priority_explanation"]
     assert data["url"] == f"http://127.0.0.1:8000/tickets/{ticket.number}/"
     assert data["first_response_due_at"] is not None
 
@@ -53,7 +55,7 @@ def test_creates_ticket_stores_raw_and_acknowledges(rmm, bob, dana, outbox, run_
     assert ticket.number in outbox[0].subject
 
 
-def test_emergency_is_p1_and_unknown_sender_is_unverified(api, outbox, run_on_commit) -> None:
+def test_emergency_is_urgent_and_unknown_sender_is_unverified(api, outbox, run_on_commit) -> None:
     with run_on_commit(execute=True):
         response = api.post(
             "/api/tickets",
@@ -65,8 +67,9 @@ def test_emergency_is_p1_and_unknown_sender_is_unverified(api, outbox, run_on_co
         )
     assert response.status_code == 201, response.content
     data = response.json()
-    assert data["priority"] == "P1" and data["is_emergency"] is True
-    assert data["priority_explanation"] == "Marked as an emergency by the requester."
+    # One person's emergency: urgency high, impact one person → P2.
+    assert data["priority"] == "P2" and data["is_emergency"] is True
+    assert "emergency" in data["priority_explanation"]
     assert data["client"] is None and data["unverified_requester"] is True
     assert data["requester"] == {"name": "Sam Stranger", "email": "someone@elsewhere.example"}
 

@@ -52,7 +52,8 @@ def test_header_and_people(
     add_participant(ticket, carl, actor=Actor.system())
     html = as_bob.get(f"/tickets/{ticket.number}/").content.decode()
     assert f"<title>{ticket.number} Server down" in html
-    assert ">New<" in html and "P1 — critical" in html and "Marked as an emergency by the requester." in html
+    # "Server down" is company-wide, the emergency makes it urgent: P1, with the reasons shown.
+    assert ">New<" in html and "P1 — critical" in html and ticket.priority_explanation in html
     assert "badge--emergency" in html
     assert "First response due" in html and "Not yet" in html
     # requester card

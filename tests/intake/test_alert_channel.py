@@ -78,7 +78,8 @@ def test_firing_alert_opens_one_ticket_for_the_labelled_client(
     assert "has only 3.1% available space left" in opening.body_text
     assert opening.inbound is not None and opening.inbound.status == InboundStatus.PROCESSED
     events = list(ticket.messages.filter(kind=MessageKind.EVENT).values_list("body_text", flat=True))
-    assert any("company-wide" in text for text in events)
+    # A critical alert on a server: company-wide and urgent, so P1.
+    assert (ticket.impact, ticket.priority) == ("company", "P1")
     assert f"Acknowledgment not sent: {NO_ACKNOWLEDGMENT}." in events
     assert outbox == [] and not Delivery.objects.exists()
     assert ticket.requester.email == f"prometheus.client{dental.pk}@alerts.invalid"
@@ -370,7 +371,9 @@ def test_get_is_not_allowed(source: AlertSource) -> None:
 
 
 @pytest.fixture
-def alertmanager(tmp_path: Path, live_server: Any, transactional_db: None) -> Iterator[Alertmanager]:
+def alertmanager(
+    tmp_path: Path, live_server: Any, transactional_db: None, django_db_serialized_rollback: None
+) -> Iterator[Alertmanager]:
     create_source("Prometheus (MSP)", "prometheus", secret=SECRET)
     yield from start_alertmanager(tmp_path, f"{live_server.url}{AM_URL}", SECRET)
 

@@ -93,7 +93,8 @@ def test_known_contact_gets_ticket_and_threadable_acknowledgment(
     assert ack.subject == f"[{ticket.number}] Re: Front desk PC shows a ransom note"
     assert ack.extra_headers["In-Reply-To"] == "<first@mail.example>"
     assert ack.extra_headers["Auto-Submitted"] == "auto-replied"
-    assert "within 2 hours" in ack.body  # the dental contract's P3 target
+    # A ransom note is company-wide and critical: P1, the dental contract's 15 minutes.
+    assert ticket.priority == "P1" and "within 15 minutes" in ack.body
     assert ticket.messages.filter(kind=MessageKind.AUTO_REPLY).count() == 1
 
 

@@ -405,7 +405,7 @@ def test_admin_takes_the_password_and_never_shows_it(alice: User) -> None:
     assert not missing.is_valid() and "password" in missing.errors
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_second_worker_skips_a_mailbox_being_polled(
     dovecot: Dovecot, dana: Contact, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -28,8 +28,10 @@ def test_web_request_opens_ticket_and_acknowledges(dana, outbox, django_capture_
     ticket = Ticket.objects.get(pk=outcome.ticket_id)
     assert ticket.requester == dana and ticket.client == dana.client
     assert ticket.is_emergency and ticket.priority == "P1"
-    kinds = list(ticket.messages.values_list("kind", flat=True))
+    # A P1 starts escalation at once: with no staff to page here, staff-only notes say so.
+    kinds = list(ticket.messages.exclude(kind=MessageKind.NOTE).values_list("kind", flat=True))
     assert kinds == [MessageKind.INBOUND, MessageKind.AUTO_REPLY]
+    assert "Nobody could be paged" in ticket.messages.filter(kind=MessageKind.NOTE).last().body_text
     assert len(outbox) == 1
     assert ticket.number in outbox[0].subject
     assert "15 minutes" in outbox[0].body

@@ -24,7 +24,7 @@ from firstcall.tickets.models import Ticket
 from tests.mailsink import MailSink, SunkMessage
 
 # The listener's threads use their own database connections: data must really be committed.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def email(

@@ -56,7 +56,8 @@ def test_acknowledgment_goes_to_twilio_with_number_body_callback_and_auth(
     assert (request.username, request.password) == (ACCOUNT_SID, TOKEN)
     assert request.params["To"] == DANA_MOBILE and request.params["From"] == OUR_NUMBER
     assert f"ticket {outcome.ticket_number}" in request.params["Body"]
-    assert "respond within 2 hours" in request.params["Body"]  # Dental's P3 target
+    # "Server is down" is company-wide and Dana a VIP: P1, Dental's P1 target.
+    assert "respond within 15 minutes" in request.params["Body"]
     assert request.params["StatusCallback"] == "https://help.msp.example/hooks/twilio/sms/status/"
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.SENT and delivery.provider_message_id == request.sid

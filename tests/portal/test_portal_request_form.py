@@ -100,9 +100,10 @@ def test_confirmation_shows_number_and_due_time_in_the_clients_zone(
     html = response.content.decode()
     ticket = Ticket.objects.get()
     assert f'<dd class="ticket-number">{ticket.number}</dd>' in html
-    # P3 under Bright Smile's contract: 120 minutes; 17:00 UTC is 11:00 in Chicago.
-    assert "Tuesday 4 March 2025, 11:00</time> (America/Chicago)" in html
-    assert "within 2 hours" in html
+    # Dana is a VIP: P2, 60 minutes under Bright Smile's contract; 16:00 UTC is 10:00 in Chicago.
+    assert ticket.priority == "P2"
+    assert "Tuesday 4 March 2025, 10:00</time> (America/Chicago)" in html
+    assert "within 1 hour" in html
     assert "An acknowledgment email is on its way to <strong>dana@brightsmile.example</strong>" in html
 
 
@@ -114,8 +115,11 @@ def test_confirmation_uses_the_site_zone_without_a_client(
     with time_machine.travel(now, tick=False), django_capture_on_commit_callbacks(execute=True):
         response = browser.post(FORM_URL, fields(email="sam@gmail.example"), follow=True)
     html = response.content.decode()
-    # No client, no contract: the default P3 target of 4 hours; 19:00 UTC is 20:00 in Berlin.
-    assert "Tuesday 4 March 2025, 20:00</time> (Europe/Berlin)" in html
+    # No client, no contract: the default P3 target of 4 business hours on the default calendar
+    # (08:00–18:00 UTC, the zone it was made in): 3 hours on Tuesday, 1 on Wednesday, so
+    # Wednesday 09:00 UTC, 10:00 in Berlin.
+    assert "Wednesday 5 March 2025, 10:00</time> (Europe/Berlin)" in html
+    assert "within 4 business hours" in html
     assert Ticket.objects.get().unverified_requester
 
 

@@ -23,10 +23,6 @@ FIRING = "firing"
 RESOLVED = "resolved"
 EMERGENCY_SEVERITIES = frozenset({"critical", "page", "emergency", "disaster"})
 NO_ACKNOWLEDGMENT = "monitoring alert: nobody to acknowledge"
-IMPACT_NOTE = (
-    "Monitoring alert about a server or service: the impact may be company-wide "
-    "(many users), not one person's problem — consider this in triage."
-)
 # Alertmanager's endsAt while an alert is firing.
 NO_END = "0001-01-01T00:00:00Z"
 
@@ -230,7 +226,11 @@ def interpret(inbound: InboundMessage) -> IncomingRequest:
     parts += ["", f"Group: {notification.group_key}"]
     if notification.external_url:
         parts.append(f"Sent by: {notification.external_url}")
-    notes = [IMPACT_NOTE] + [str(note) for note in meta.get("notes", [])]
+    notes = [str(note) for note in meta.get("notes", [])]
+    # Triage reads the most severe firing alert (the first if none is firing).
+    leading = next((a for a in alerts if a.is_emergency), None) or next(
+        (a for a in alerts if a.status == FIRING), alerts[0]
+    )
     return IncomingRequest(
         sender=Person(email=requester, name=str(meta.get("requester_name", ""))),
         subject=subject_for(alerts),
@@ -238,4 +238,7 @@ def interpret(inbound: InboundMessage) -> IncomingRequest:
         is_emergency=any(a.is_emergency for a in alerts),
         no_acknowledgment_reason=NO_ACKNOWLEDGMENT,
         intake_notes=tuple(notes),
+        alert_host=leading.host,
+        alert_severity=leading.severity,
+        alert_labels=leading.labels,
     )
