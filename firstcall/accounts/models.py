@@ -77,3 +77,15 @@ class ApiToken(models.Model):
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             cls.objects.filter(pk=token.pk).update(last_used_at=now)
         return token
+
+
+def staff_with_phone(number: str) -> User | None:
+    """The active staff member whose phone is this number, however it was typed in (staff are
+    few: their numbers are compared normalized)."""
+    from firstcall.clients.models import normalize_phone
+
+    number = normalize_phone(number)
+    if not number:
+        return None
+    staff = User.objects.filter(is_active=True).exclude(phone="").order_by("pk")
+    return next((user for user in staff if normalize_phone(user.phone) == number), None)

@@ -27,8 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from firstcall.accounts.models import User
-from firstcall.clients.models import normalize_phone
+from firstcall.accounts.models import User, staff_with_phone
 from firstcall.escalation.models import Escalation, EscalationLevel, Page
 from firstcall.escalation.pages import (
     PAGER,
@@ -506,16 +505,6 @@ ACK_TEXT = re.compile(
 )
 
 
-def staff_user_by_phone(number: str) -> User | None:
-    """The active staff user whose phone (normalized) is ``number``. Staff are few: their
-    numbers are compared normalized, however they were typed in."""
-    number = normalize_phone(number)
-    if not number:
-        return None
-    staff = User.objects.filter(is_active=True).exclude(phone="").order_by("pk")
-    return next((user for user in staff if normalize_phone(user.phone) == number), None)
-
-
 def acknowledge_by_text(from_number: str, body: str) -> str | None:
     """An SMS from staff: "ACK T-000123" / "ack 123" acknowledges that ticket, "ACK" alone the
     sender's most recent page that is still escalating. Any active staff user whose phone is on
@@ -525,7 +514,7 @@ def acknowledge_by_text(from_number: str, body: str) -> str | None:
     match = ACK_TEXT.match(body)
     if match is None:
         return None
-    user = staff_user_by_phone(from_number)
+    user = staff_with_phone(from_number)
     if user is None:
         return None
     if match.group("number") is not None:

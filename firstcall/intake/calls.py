@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from firstcall.accounts.models import User
+from firstcall.accounts.models import User, staff_with_phone
 from firstcall.clients.models import Client, Contact, normalize_phone, owner_of_number
 from firstcall.intake.channels.phone import PbxCallEvent
 from firstcall.intake.models import CallOutcome, CallRecord, CallSource
@@ -155,16 +155,6 @@ def choose_from_menu(params: Mapping[str, str]) -> MenuChoice:
     if number:
         return MenuChoice(call, NextStep.DIAL, number)
     return MenuChoice(call, NextStep.VOICEMAIL)
-
-
-def staff_with_phone(number: str) -> User | None:
-    """The active staff member whose phone is this number (stored in any common format)."""
-    if not number:
-        return None
-    for user in User.objects.filter(is_active=True).exclude(phone="").order_by("pk"):
-        if normalize_phone(user.phone) == number:
-            return user
-    return None
 
 
 def finish_dial(params: Mapping[str, str]) -> bool:

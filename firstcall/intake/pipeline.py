@@ -26,6 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from firstcall.clients.models import Contact, EmailDomain, PhoneNumber, normalize_phone, owner_of_number
+from firstcall.escalation.engine import acknowledge_by_email, acknowledge_by_text
 from firstcall.intake.addresses import is_our_address
 from firstcall.intake.models import InboundMessage, InboundStatus
 from firstcall.intake.request import BounceNotice, IncomingRequest, Person, Rejected
@@ -72,6 +73,8 @@ class IntakeOutcome:
     created_ticket: bool = False
     duplicate: bool = False
     reason: str = ""
+    # An answer for the sender on the same channel right away (a staff "ACK" by text).
+    reply: str = ""
 
     @property
     def ticket_number(self) -> str | None:
@@ -244,6 +247,15 @@ def _apply(
 ) -> IntakeOutcome:
     if isinstance(interpreted, BounceNotice):
         return _attach_bounce(inbound, interpreted)
+    acknowledged = _page_acknowledgment(Channel(inbound.channel), interpreted)
+    if acknowledged is not None:
+        return _finish(
+            inbound,
+            InboundStatus.REJECTED,
+            None,
+            reason=f"page acknowledgment by staff: {acknowledged}",
+            reply=acknowledged if inbound.channel == Channel.SMS else "",
+        )
     if not interpreted.only_named_ticket:
         ticket, created = _thread_or_open(inbound, interpreted, acknowledge=acknowledge)
         return _finish(inbound, InboundStatus.PROCESSED, ticket, created=created)
@@ -263,6 +275,7 @@ def _finish(
     *,
     created: bool = False,
     reason: str = "",
+    reply: str = "",
 ) -> IntakeOutcome:
     """Record the outcome on the row, unless it was stored with it already (the usual case)."""
     if (inbound.status, inbound.reason) != (status, reason[:500]):
@@ -275,7 +288,7 @@ def _finish(
             processing_attempts=inbound.processing_attempts + (inbound.status == InboundStatus.RECEIVED),
         )
     return IntakeOutcome(
-        inbound.pk, status, ticket.pk if ticket else None, created_ticket=created, reason=reason
+        inbound.pk, status, ticket.pk if ticket else None, created_ticket=created, reason=reason, reply=reply
     )
 
 
@@ -300,6 +313,19 @@ def _attach_bounce(inbound: InboundMessage, bounce: BounceNotice) -> IntakeOutco
         actor=Actor.system("bounce"),
     )
     return _finish(inbound, InboundStatus.PROCESSED, ticket)
+
+
+def _page_acknowledgment(channel: Channel, request: IncomingRequest) -> str | None:
+    """A staff member answering a page — "ACK T-000123" by text, a reply to the page email —
+    stops that escalation and is not a ticket entry. Returns what happened in words, or None
+    when this is not a page acknowledgment (then it is an ordinary message)."""
+    if channel == Channel.SMS:
+        return acknowledge_by_text(request.sender.phone, request.body_text)
+    if channel == Channel.EMAIL and acknowledge_by_email(
+        request.sender.email, request.subject, list(request.replies_to)
+    ):
+        return f"{request.sender.email} acknowledged the page by email"
+    return None
 
 
 def identify(person: Person, actor_label: str) -> Contact:

@@ -104,7 +104,7 @@ def open_ticket(
     rules), with its SLA clocks started and, for a priority that has a policy, escalation."""
     # Escalation and priority changes act on tickets through this module: imported here.
     from firstcall.escalation.engine import start_escalation
-    from firstcall.tickets.priority import triage_fields
+    from firstcall.tickets.priority import schedule_review, triage_fields
 
     now = timezone.now()
     subject = (subject.strip() or "(no subject)")[:300]
@@ -155,6 +155,7 @@ def open_ticket(
         _assign_by_rule(ticket, result.assignee_username)
     sync_clocks(ticket, history=history, targets=targets)
     start_escalation(ticket, reason=f"{ticket.priority} opened")
+    schedule_review(ticket)
     return ticket
 
 

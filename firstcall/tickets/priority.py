@@ -8,6 +8,7 @@ priority has an escalation policy, starts escalation.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -20,6 +21,17 @@ from firstcall.triage.load import facts_for_new_ticket, triage_with_stored_setti
 from firstcall.triage.matrix import Impact, Urgency
 
 CLOSED_STATUSES = (Status.RESOLVED, Status.CLOSED)
+REVIEW_REASON = "a business-critical deadline is nearer"
+
+
+def schedule_review(ticket: Ticket) -> None:
+    """After commit, a task at the ticket's review moment (the minute sweep catches a lost one)."""
+    moment = ticket.triage_review_at
+    if moment is None:
+        return
+    from firstcall.tickets.tasks import retriage_ticket
+
+    transaction.on_commit(partial(retriage_ticket.schedule, (ticket.pk,), eta=moment))
 
 
 def triage_fields(result: TriageResult) -> dict[str, Any]:
@@ -71,6 +83,9 @@ def retriage(ticket: Ticket, *, actor: Actor, reason: str, now: datetime | None 
             return False
         result = triage_with_stored_settings(ticket_facts(locked), now=now)
         fields = triage_fields(result)
+        if result.next_review_at is not None and result.next_review_at <= now:
+            # A review moment must lie ahead, or the sweep would review this ticket every minute.
+            fields["triage_review_at"] = None
         before = {"priority": locked.priority, "impact": locked.impact, "urgency": locked.urgency}
         for name, value in fields.items():
             setattr(locked, name, value)
@@ -89,6 +104,7 @@ def retriage(ticket: Ticket, *, actor: Actor, reason: str, now: datetime | None 
         if changed:
             sync_clocks(locked)
             start_escalation(locked, reason=f"now {locked.priority}: {reason}")
+        schedule_review(locked)
     for name in (*fields, "first_response_due_at", "sla_due_at"):
         setattr(ticket, name, getattr(locked, name))
     return changed
@@ -141,8 +157,6 @@ def review_due_tickets(now: datetime | None = None) -> int:
     changed = 0
     for ticket_id in due_for_review(now):
         ticket = Ticket.objects.get(pk=ticket_id)
-        if retriage(
-            ticket, actor=Actor.system("triage"), reason="a business-critical deadline is nearer", now=now
-        ):
+        if retriage(ticket, actor=Actor.system("triage"), reason=REVIEW_REASON, now=now):
             changed += 1
     return changed

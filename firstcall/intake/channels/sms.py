@@ -158,7 +158,7 @@ def receive_sms(raw: bytes, metadata: dict[str, Any] | None = None) -> SmsResult
         return SmsResult(outcome)
     keyword = message.keyword
     if keyword is None:
-        return SmsResult(outcome)
+        return SmsResult(outcome, reply=outcome.reply)
     kind, word = keyword
     if kind is Keyword.OPT_OUT:
         opt_out(message.sender, keyword=word)
