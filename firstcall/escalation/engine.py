@@ -168,6 +168,17 @@ def _stop(escalation: Escalation, ticket: Ticket, *, reason: str, now: datetime)
     return bool(stopped)
 
 
+def reconsider_escalation(ticket: Ticket, *, reason: str) -> Escalation | None:
+    """The ticket's priority changed: a running escalation whose policy does not cover the new
+    priority stops, and the policy that does (if it starts when a ticket opens) takes over."""
+    active = active_escalation(ticket.pk)
+    if active is not None and not active.policy.applies_to(ticket.priority):
+        with transaction.atomic():
+            _stop(active, ticket, reason=f"now {ticket.priority}: {reason}", now=timezone.now())
+        active = None
+    return active or start_escalation(ticket, reason=reason)
+
+
 def escalate_now(ticket: Ticket, *, reason: str) -> Escalation | None:
     """An SLA deadline was missed: fire the running escalation's next level at once, or start
     the escalation (from its first level) if none is running. An escalation that has already

@@ -72,7 +72,7 @@ def retriage(ticket: Ticket, *, actor: Actor, reason: str, now: datetime | None 
     """Triage the ticket again (its facts, the stored matrix and rules, staff overrides kept).
     Returns whether the priority changed. Category, team and assignee are left as they are:
     rules set them once, at opening; people may have changed them since."""
-    from firstcall.escalation.engine import start_escalation
+    from firstcall.escalation.engine import reconsider_escalation
     from firstcall.sla.tracking import sync_clocks
 
     now = now or timezone.now()
@@ -103,7 +103,7 @@ def retriage(ticket: Ticket, *, actor: Actor, reason: str, now: datetime | None 
             )
         if changed:
             sync_clocks(locked)
-            start_escalation(locked, reason=f"now {locked.priority}: {reason}")
+            reconsider_escalation(locked, reason=f"now {locked.priority}: {reason}")
         schedule_review(locked)
     for name in (*fields, "first_response_due_at", "sla_due_at"):
         setattr(ticket, name, getattr(locked, name))
