@@ -8,9 +8,13 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 
-from firstcall.notify.models import Delivery
+from firstcall.notify.models import Delivery, DeliveryPurpose
 
 LOOP_HEADER = "X-Firstcall-Loop"
+
+
+def _is_auto_reply(delivery: Delivery) -> bool:
+    return delivery.auto_submitted and delivery.purpose == DeliveryPurpose.ACKNOWLEDGMENT
 
 
 def build_email(delivery: Delivery) -> EmailMessage:
@@ -24,8 +28,9 @@ def build_email(delivery: Delivery) -> EmailMessage:
     if delivery.references:
         headers["References"] = " ".join(f"<{ref}>" for ref in delivery.references.split())
     if delivery.auto_submitted:
-        # RFC 3834: mark automatic replies so other robots do not answer them.
-        headers["Auto-Submitted"] = "auto-replied"
+        # RFC 3834: mark automatic mail so other robots do not answer it — "auto-replied" for
+        # an answer to a message (acknowledgments), "auto-generated" otherwise (pages).
+        headers["Auto-Submitted"] = "auto-replied" if _is_auto_reply(delivery) else "auto-generated"
         headers["X-Auto-Response-Suppress"] = "All"
     return EmailMessage(
         subject=delivery.subject,
@@ -40,7 +45,7 @@ def send_email(delivery: Delivery) -> None:
     """Send one delivery; raises on any failure so the caller can retry."""
     message = build_email(delivery)
     connection = get_connection(fail_silently=False)
-    if delivery.auto_submitted and isinstance(connection, SmtpBackend):
+    if _is_auto_reply(delivery) and isinstance(connection, SmtpBackend):
         # RFC 3834 asks for a null envelope sender on automatic replies, so a bounce of the
         # acknowledgment never comes back to us as a new request.
         connection.open()

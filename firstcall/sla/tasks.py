@@ -5,7 +5,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from firstcall.sla.tracking import check_clock, sweep_clocks
+from firstcall.sla.tracking import audit_clocks, check_clock, sweep_clocks
 
 
 @db_task()
@@ -18,3 +18,9 @@ def check_sla_clock(clock_id: int) -> str | None:
 def sweep_sla_clocks() -> int:
     """Catches moments whose scheduled task was lost (a worker down, a queue flushed)."""
     return sweep_clocks()
+
+
+@db_periodic_task(crontab(minute="7"))
+def audit_sla_clocks() -> int:
+    """Hourly: the stored clocks must equal the clocks recomputed from each ticket's history."""
+    return audit_clocks()

@@ -18,6 +18,7 @@ from datetime import datetime
 from functools import partial
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from firstcall.sla.clocks import ClockState, clock_state, running_segments
@@ -281,3 +282,26 @@ def verify_clocks(ticket: Ticket) -> list[str]:
                     f"{kind}.{field}: stored {getattr(clock, field)}, expected {getattr(state, field)}"
                 )
     return problems
+
+
+def audit_clocks(limit: int = 2000) -> int:
+    """Recompute the clocks of the open tickets due soonest and compare them with the stored
+    ones; a difference (a contract's targets edited, a change that bypassed the ticket actions)
+    is logged and repaired. Returns how many tickets differed."""
+    open_tickets = (
+        Ticket.objects.exclude(status__in=STOPPED_STATUSES)
+        .order_by(F("sla_due_at").asc(nulls_last=True), "pk")
+        .select_related("client")[:limit]
+    )
+    repaired = 0
+    for ticket in open_tickets:
+        problems = verify_clocks(ticket)
+        if not problems:
+            continue
+        log.warning(
+            "SLA clocks of %s differed from its history, repaired: %s", ticket.number, "; ".join(problems)
+        )
+        with transaction.atomic():
+            sync_clocks(Ticket.objects.select_for_update().get(pk=ticket.pk))
+        repaired += 1
+    return repaired

@@ -126,7 +126,7 @@ def test_acknowledging_by_replying_to_the_page_email(
     assert page_email.subject == f"[{escalating.number}] PAGE P1: Server down, nobody can work"
     assert f'text "ACK {escalating.number}" to +15550100000' in page_email.body
     message_id = page_email.extra_headers["Message-ID"]
-    assert page_email.extra_headers["Auto-Submitted"] == "auto-replied"
+    assert page_email.extra_headers["Auto-Submitted"] == "auto-generated"  # not a reply (RFC 3834)
 
     with at_minute(18, django_capture_on_commit_callbacks):
         # Someone who is not staff cannot acknowledge, even replying to the page.

@@ -1,0 +1,81 @@
+"""Stored clocks: kept in step with the ticket, acted on once at their moments, and checked
+against the history (a contract's targets edited later are caught and repaired)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+
+from firstcall.clients.models import Contact, Contract
+from firstcall.sla.models import ClockKind, SlaClock, SlaTarget
+from firstcall.sla.tracking import audit_clocks, check_clock, due_clock_ids, verify_clocks
+from firstcall.tickets.actions import Actor, open_ticket
+from firstcall.tickets.models import Channel, Ticket
+
+pytestmark = pytest.mark.django_db
+
+Capture = Callable[..., Any]
+OPENED = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ticket(carl: Contact, django_capture_on_commit_callbacks: Capture) -> Ticket:
+    """Carl's ordinary request: P3 under Dental's contract (120 minutes round the clock)."""
+    Contract.objects.filter(client_id=carl.client_id).update(starts_on=date(2020, 1, 1))
+    with time_machine.travel(OPENED, tick=False), django_capture_on_commit_callbacks(execute=True):
+        return open_ticket(
+            client_id=carl.client_id,
+            requester=carl,
+            subject="Second monitor flickers",
+            channel=Channel.EMAIL,
+            actor=Actor(contact=carl),
+        )
+
+
+def test_a_new_ticket_has_its_clocks_and_mirrors_the_due_times(ticket: Ticket) -> None:
+    first_response = SlaClock.objects.get(ticket=ticket, kind=ClockKind.FIRST_RESPONSE)
+    assert ticket.priority == "P3"
+    assert first_response.due_at == OPENED + timedelta(minutes=120)
+    assert first_response.warn_at == first_response.next_check_at == OPENED + timedelta(minutes=90)
+    assert ticket.first_response_due_at == ticket.sla_due_at == first_response.due_at
+    assert verify_clocks(ticket) == []
+
+
+def test_each_moment_is_acted_on_once(ticket: Ticket) -> None:
+    clock = SlaClock.objects.get(ticket=ticket, kind=ClockKind.FIRST_RESPONSE)
+    assert due_clock_ids(OPENED + timedelta(minutes=89)) == []
+    warn = OPENED + timedelta(minutes=90)
+    assert due_clock_ids(warn) == [clock.pk]
+    assert check_clock(clock.pk, now=warn) == "warned"
+    assert check_clock(clock.pk, now=warn) is None  # run twice: nothing more
+    late = OPENED + timedelta(minutes=200)  # a worker that was down: the breach, late, once
+    assert check_clock(clock.pk, now=late) == "breached"
+    assert check_clock(clock.pk, now=late) is None
+    clock.refresh_from_db()
+    assert (clock.warned_at, clock.breached_at, clock.next_check_at) == (warn, late, None)
+
+
+def test_edited_contract_targets_are_caught_and_repaired(
+    ticket: Ticket, caplog: pytest.LogCaptureFixture
+) -> None:
+    SlaTarget.objects.filter(contract__client=ticket.client, priority="P3").update(first_response_minutes=30)
+    problems = verify_clocks(ticket)
+    assert "first_response.target_minutes: stored 120, expected 30" in problems
+    with time_machine.travel(OPENED + timedelta(minutes=10), tick=False):
+        assert audit_clocks() == 1
+    clock = SlaClock.objects.get(ticket=ticket, kind=ClockKind.FIRST_RESPONSE)
+    assert clock.due_at == OPENED + timedelta(minutes=30)
+    assert Ticket.objects.get(pk=ticket.pk).first_response_due_at == OPENED + timedelta(minutes=30)
+    assert verify_clocks(ticket) == [] and audit_clocks() == 0
+    assert "SLA clocks of " + ticket.number + " differed from its history, repaired" in caplog.text
+
+
+def test_a_tampered_deadline_is_repaired(ticket: Ticket) -> None:
+    SlaClock.objects.filter(ticket=ticket, kind=ClockKind.FIRST_RESPONSE).update(due_at=OPENED)
+    assert verify_clocks(ticket) != []
+    assert audit_clocks() == 1
+    assert verify_clocks(ticket) == []
