@@ -210,7 +210,7 @@ def check_clock(clock_id: int, *, now: datetime | None = None) -> str | None:
     now = now or timezone.now()
     with transaction.atomic():
         clock = (
-            SlaClock.objects.select_for_update()
+            SlaClock.objects.select_for_update(of=("self",))
             .select_related("ticket__client", "ticket__assignee")
             .filter(pk=clock_id, next_check_at__lte=now)
             .first()

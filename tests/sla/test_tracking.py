@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from firstcall.clients.models import Contact, Contract
 from firstcall.sla.models import ClockKind, SlaClock, SlaTarget
 from firstcall.sla.tracking import audit_clocks, check_clock, due_clock_ids, verify_clocks
 from firstcall.tickets.actions import Actor, open_ticket
 from firstcall.tickets.models import Channel, Ticket
+from tests.escalation.test_escalation_races import ON_POSTGRESQL, race
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +82,36 @@ def test_a_tampered_deadline_is_repaired(ticket: Ticket) -> None:
     assert verify_clocks(ticket) != []
     assert audit_clocks() == 1
     assert verify_clocks(ticket) == []
+
+
+def test_the_sweep_reads_only_due_clocks_through_the_partial_index(ticket: Ticket) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        assert due_clock_ids(OPENED) == []
+    [query] = queries.captured_queries
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: ask what it would use
+            cursor.execute(f"EXPLAIN {query['sql']}")
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {query['sql']}")
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "sla_clock_next_check" in plan, plan
+
+
+@ON_POSTGRESQL
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_workers_at_the_same_moment_warn_once(carl: Contact) -> None:
+    Contract.objects.filter(client_id=carl.client_id).update(starts_on=date(2020, 1, 1))
+    with time_machine.travel(OPENED, tick=False):
+        opened = open_ticket(
+            client_id=carl.client_id,
+            requester=carl,
+            subject="Second monitor flickers",
+            channel=Channel.EMAIL,
+            actor=Actor(contact=carl),
+        )
+    clock = SlaClock.objects.get(ticket=opened, kind=ClockKind.FIRST_RESPONSE)
+    warn = OPENED + timedelta(minutes=90)
+    assert sorted(map(str, race(lambda: check_clock(clock.pk, now=warn)))) == ["None", "warned"]
+    clock.refresh_from_db()
+    assert clock.warned_at == warn
