@@ -9,6 +9,7 @@ from django import forms
 from firstcall.accounts.models import User
 from firstcall.clients.models import Client
 from firstcall.tickets.models import Channel, Status
+from firstcall.triage.matrix import Impact, Urgency
 from firstcall.triage.priority import Priority
 
 OPEN_WORK = "open_work"
@@ -16,6 +17,10 @@ ALL_STATUSES = "all"
 OPEN_WORK_STATUSES = (Status.NEW, Status.OPEN, Status.WAITING_ON_CLIENT)
 ASSIGNEE_ME = "me"
 ASSIGNEE_NONE = "unassigned"
+# The queue's orders: newest first (the default), or by priority with the costliest downtime
+# first among tickets of equal priority.
+SORT_NEWEST = "newest"
+SORT_PRIORITY = "priority"
 
 MAX_MESSAGE_CHARS = 50_000
 
@@ -46,6 +51,14 @@ class TicketFilterForm(forms.Form):
         label="Channel", required=False, choices=[("", "All channels"), *Channel.choices]
     )
     assignee = forms.ChoiceField(label="Assignee", required=False)
+    sort = forms.ChoiceField(
+        label="Order",
+        required=False,
+        choices=[
+            (SORT_NEWEST, "Newest first"),
+            (SORT_PRIORITY, "Priority, then downtime cost"),
+        ],
+    )
 
     def __init__(self, *args: Any, staff: list[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -60,6 +73,9 @@ class TicketFilterForm(forms.Form):
 
     def clean_status(self) -> str:
         return str(self.cleaned_data.get("status") or OPEN_WORK)
+
+    def clean_sort(self) -> str:
+        return str(self.cleaned_data.get("sort") or SORT_NEWEST)
 
 
 class ReplyForm(forms.Form):
@@ -114,3 +130,41 @@ class AssignForm(forms.Form):
     def clean_assignee(self) -> User | None:
         value = self.cleaned_data.get("assignee") or ""
         return self.staff.get(value) if value else None
+
+
+TRIAGE_DECIDES = "Let triage decide"
+
+
+class PriorityOverrideForm(forms.Form):
+    """Staff set impact and/or urgency with a reason; a blank choice leaves it to triage."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_override_%s")
+        super().__init__(*args, **kwargs)
+
+    impact = forms.ChoiceField(
+        label="Impact",
+        required=False,
+        choices=[("", TRIAGE_DECIDES), *Impact.choices],
+        error_messages={"invalid_choice": "%(value)s is not an impact."},
+    )
+    urgency = forms.ChoiceField(
+        label="Urgency",
+        required=False,
+        choices=[("", TRIAGE_DECIDES), *Urgency.choices],
+        error_messages={"invalid_choice": "%(value)s is not an urgency."},
+    )
+    reason = forms.CharField(
+        label="Reason",
+        max_length=300,
+        help_text="Shown on the ticket and kept in the audit trail. Re-triage keeps the override.",
+        error_messages={"required": "Say why the priority is overridden: the reason is shown on the ticket."},
+    )
+
+    def clean_impact(self) -> Impact | None:
+        value = self.cleaned_data.get("impact") or ""
+        return Impact(value) if value else None
+
+    def clean_urgency(self) -> Urgency | None:
+        value = self.cleaned_data.get("urgency") or ""
+        return Urgency(value) if value else None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 
 from firstcall.accounts.models import User
 from firstcall.clients.models import Contract, PhoneNumber
@@ -17,8 +17,13 @@ from firstcall.console.forms import (
     ASSIGNEE_NONE,
     OPEN_WORK,
     OPEN_WORK_STATUSES,
+    SORT_PRIORITY,
 )
+from firstcall.escalation.engine import active_escalation
+from firstcall.escalation.models import Escalation, EscalationLevel, Page
+from firstcall.escalation.policies import ordered_levels
 from firstcall.notify.models import Delivery
+from firstcall.sla.models import SlaClock
 from firstcall.tickets.models import (
     AuditEvent,
     Message,
@@ -35,8 +40,15 @@ def staff_users() -> list[User]:
 
 
 def ticket_queue(filters: dict[str, Any], viewer: User) -> QuerySet[Ticket]:
-    """Tickets matching the queue filters (cleaned data of TicketFilterForm), newest first."""
-    tickets = Ticket.objects.select_related("client", "requester", "assignee").order_by("-created_at", "-id")
+    """Tickets matching the queue filters (cleaned data of TicketFilterForm), newest first; or,
+    sorted by priority, P1 first and among equal priorities the costliest downtime first (no
+    estimate last), then newest first."""
+    tickets = Ticket.objects.select_related("client", "requester", "assignee")
+    if filters.get("sort") == SORT_PRIORITY:
+        # "P1" < "P2" < … as text: the stored values sort as the priorities do.
+        tickets = tickets.order_by("priority", F("cost_per_hour").desc(nulls_last=True), "-created_at", "-id")
+    else:
+        tickets = tickets.order_by("-created_at", "-id")
     status = filters.get("status") or OPEN_WORK
     if status == OPEN_WORK:
         tickets = tickets.filter(status__in=OPEN_WORK_STATUSES)
@@ -73,6 +85,7 @@ def ticket_for_page(pk: int) -> Ticket | None:
         .prefetch_related(
             Prefetch("requester__phone_numbers", queryset=PhoneNumber.objects.order_by("label", "number")),
             "participants",
+            Prefetch("sla_clocks", queryset=SlaClock.objects.order_by("kind")),
         )
         .filter(pk=pk)
         .first()
@@ -103,7 +116,10 @@ def _author(message: Message) -> str:
         return message.author_user.display_name
     if message.author_contact is not None:
         return str(message.author_contact)
-    return "System" if message.kind in (MessageKind.AUTO_REPLY, MessageKind.EVENT) else "Unknown sender"
+    # Nobody wrote it: firstcall did (an acknowledgment, an event, a page's staff-only note).
+    if message.kind in (MessageKind.AUTO_REPLY, MessageKind.EVENT, MessageKind.NOTE):
+        return "System"
+    return "Unknown sender"
 
 
 def _delivery(message: Message) -> Delivery | None:
@@ -145,3 +161,35 @@ def timeline(ticket: Ticket) -> list[TimelineEntry]:
 
 def audit_trail(ticket: Ticket) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(ticket=ticket).select_related("actor_user", "actor_contact")
+
+
+@dataclass(frozen=True)
+class EscalationState:
+    """What the ticket page shows of escalation: the running one with its pages and levels
+    (those of its policy, in firing order), and the last one that stopped."""
+
+    active: Escalation | None
+    pages: list[Page]
+    levels: list[EscalationLevel]
+    last_stopped: Escalation | None
+
+
+def escalation_state(ticket: Ticket) -> EscalationState:
+    """Two queries without a running escalation, four with one, whatever the number of pages."""
+    active = active_escalation(ticket.pk)
+    pages: list[Page] = []
+    levels: list[EscalationLevel] = []
+    if active is not None:
+        pages = list(
+            Page.objects.filter(escalation=active)
+            .select_related("user", "delivery")
+            .order_by("created_at", "id")
+        )
+        levels = ordered_levels(active.policy_id)
+    last_stopped = (
+        Escalation.objects.filter(ticket=ticket, stopped_at__isnull=False)
+        .select_related("policy", "acknowledged_by")
+        .order_by("-stopped_at", "-id")
+        .first()
+    )
+    return EscalationState(active=active, pages=pages, levels=levels, last_stopped=last_stopped)

@@ -14,6 +14,10 @@ urlpatterns: list[URLPattern] = [
     re_path(r"^tickets/(?P<number>T-\d{6,})/note/$", views.ticket_note, name="ticket_note"),
     re_path(r"^tickets/(?P<number>T-\d{6,})/status/$", views.ticket_status, name="ticket_status"),
     re_path(r"^tickets/(?P<number>T-\d{6,})/assign/$", views.ticket_assign, name="ticket_assign"),
+    re_path(r"^tickets/(?P<number>T-\d{6,})/priority/$", views.ticket_priority, name="ticket_priority"),
+    re_path(
+        r"^tickets/(?P<number>T-\d{6,})/acknowledge/$", views.ticket_acknowledge, name="ticket_acknowledge"
+    ),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
 ]
 

@@ -19,10 +19,20 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from firstcall.accounts.models import Role, User
-from firstcall.console import queries
-from firstcall.console.forms import AssignForm, NoteForm, ReplyForm, StatusForm, TicketFilterForm
+from firstcall.console import panels, queries
+from firstcall.console.forms import (
+    SORT_PRIORITY,
+    AssignForm,
+    NoteForm,
+    PriorityOverrideForm,
+    ReplyForm,
+    StatusForm,
+    TicketFilterForm,
+)
+from firstcall.escalation.engine import acknowledge
 from firstcall.tickets.actions import ALLOWED_TRANSITIONS, Actor, IllegalTransition, assign, transition
 from firstcall.tickets.models import Attachment, Status, Ticket
+from firstcall.tickets.priority import override_priority
 from firstcall.tickets.replies import STAFF_LABEL, EmptyMessage, add_note, post_reply
 
 TICKETS_PER_PAGE = 50
@@ -100,6 +110,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "tickets": list(page.object_list),
         "filter_query": query.urlencode(),
         "refresh_url": request.get_full_path(),
+        "sorted_by_priority": filters.get("sort") == SORT_PRIORITY,
         "nav": "queue",
     }
     template = (
@@ -124,10 +135,12 @@ def _render_ticket(
     *,
     reply_form: ReplyForm | None = None,
     note_form: NoteForm | None = None,
+    override_form: PriorityOverrideForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     staff = queries.staff_users()
     viewer = staff_user(request)
+    now = timezone.now()
     next_statuses = sorted(ALLOWED_TRANSITIONS[Status(ticket.status)], key=list(Status).index)
     context = {
         **site_context(),
@@ -137,13 +150,21 @@ def _render_ticket(
         "audit_events": list(queries.audit_trail(ticket)),
         "reply_form": reply_form or ReplyForm(),
         "note_form": note_form or NoteForm(),
+        "override_form": override_form
+        or PriorityOverrideForm(
+            initial={"impact": ticket.impact_override, "urgency": ticket.urgency_override}
+        ),
+        "priority_panel": panels.priority_panel(ticket),
+        "clocks": panels.clock_rows(ticket, now),
+        "ticket_zone": ticket.time_zone.key,
+        "escalation": panels.escalation_panel(ticket, queries.escalation_state(ticket)),
         "assign_form": AssignForm(
             initial={"assignee": str(ticket.assignee_id or "")}, staff=staff, auto_id="id_assign_%s"
         ),
         "next_statuses": next_statuses,
         "first_response_overdue": ticket.first_response_at is None
         and ticket.first_response_due_at is not None
-        and ticket.first_response_due_at < timezone.now(),
+        and ticket.first_response_due_at < now,
         "viewer": viewer,
         "nav": "queue",
     }
@@ -240,6 +261,46 @@ def ticket_assign(request: HttpRequest, number: str) -> HttpResponse:
         messages.success(request, f"{ticket.number} is now assigned to you.")
     else:
         messages.success(request, f"{ticket.number} is now assigned to {assignee.display_name}.")
+    return _back(ticket)
+
+
+@require_POST
+@staff_required
+def ticket_priority(request: HttpRequest, number: str) -> HttpResponse:
+    """Staff override impact and/or urgency with a reason (audited; re-triage keeps it)."""
+    ticket = _ticket_or_404(number)
+    form = PriorityOverrideForm(request.POST)
+    if not form.is_valid():
+        return _render_ticket(request, ticket, override_form=form, status=400)
+    try:
+        changed = override_priority(
+            ticket,
+            impact=form.cleaned_data["impact"],
+            urgency=form.cleaned_data["urgency"],
+            reason=form.cleaned_data["reason"],
+            actor=Actor(user=staff_user(request), label=STAFF_LABEL),
+        )
+    except ValueError as error:
+        form.add_error("reason", str(error))
+        return _render_ticket(request, ticket, override_form=form, status=400)
+    if changed:
+        messages.success(request, f"Priority overridden: {ticket.number} is now {ticket.priority}.")
+    else:
+        messages.success(request, f"Priority override saved: {ticket.number} stays {ticket.priority}.")
+    return _back(ticket)
+
+
+@require_POST
+@staff_required
+def ticket_acknowledge(request: HttpRequest, number: str) -> HttpResponse:
+    """Acknowledge the ticket's running escalation: nobody further is paged."""
+    ticket = _ticket_or_404(number)
+    if acknowledge(ticket, staff_user(request), via="console"):
+        messages.success(
+            request, f"Acknowledged: {ticket.number} no longer escalates; nobody further is paged."
+        )
+    else:
+        messages.info(request, f"{ticket.number} is not escalating: there was nothing to acknowledge.")
     return _back(ticket)
 
 

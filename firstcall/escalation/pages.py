@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -51,8 +50,7 @@ def client_audience(level: EscalationLevel | None) -> str:
 
 def client_time(ticket: Ticket, at: datetime) -> str:
     """'10:42' in the client's time zone (the server's when the ticket has no client)."""
-    zone = ZoneInfo(ticket.client.time_zone if ticket.client else settings.TIME_ZONE)
-    return f"{at.astimezone(zone):%H:%M}"
+    return f"{at.astimezone(ticket.time_zone):%H:%M}"
 
 
 def public_level_text(ticket: Ticket, audience: str, at: datetime, *, first_level: bool, again: bool) -> str:

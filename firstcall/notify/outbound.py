@@ -9,7 +9,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import make_msgid
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -48,7 +47,7 @@ def acknowledgment_rate_exceeded(address: str) -> bool:
 
 
 def _format_local(ticket: Ticket) -> str:
-    zone = ZoneInfo(ticket.client.time_zone if ticket.client else settings.TIME_ZONE)
+    zone = ticket.time_zone
     due = ticket.first_response_due_at
     assert due is not None
     local = due.astimezone(zone)

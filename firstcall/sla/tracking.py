@@ -237,11 +237,9 @@ def check_clock(clock_id: int, *, now: datetime | None = None) -> str | None:
 
 
 def _local(moment: datetime | None, ticket: Ticket) -> str:
-    from zoneinfo import ZoneInfo
-
     if moment is None:
         return "(paused)"
-    zone = ZoneInfo(ticket.client.time_zone if ticket.client else timezone.get_default_timezone_name())
+    zone = ticket.time_zone
     return f"{moment.astimezone(zone):%a %d %b %H:%M} ({zone.key})"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
@@ -104,6 +105,11 @@ class Ticket(models.Model):
     @property
     def number(self) -> str:
         return format_ticket_number(self.pk)
+
+    @property
+    def time_zone(self) -> ZoneInfo:
+        """The zone its times are shown in to people: the client's; the site's without a client."""
+        return ZoneInfo(self.client.time_zone if self.client is not None else settings.TIME_ZONE)
 
 
 def format_ticket_number(pk: int | None) -> str:

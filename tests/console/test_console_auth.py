@@ -39,13 +39,18 @@ def test_every_staff_page_requires_sign_in(
         ("post", f"/tickets/{number}/note/"),
         ("post", f"/tickets/{number}/status/"),
         ("post", f"/tickets/{number}/assign/"),
+        ("post", f"/tickets/{number}/priority/"),
+        ("post", f"/tickets/{number}/acknowledge/"),
         ("get", "/attachments/1/"),
     ]:
-        response = getattr(anonymous, method)(url, {"body": "x", "status": "open", "assignee": "me"})
+        response = getattr(anonymous, method)(
+            url, {"body": "x", "status": "open", "assignee": "me", "impact": "company", "reason": "x"}
+        )
         assert response.status_code == 302, url
         assert response["Location"].startswith("/login/?next="), url
     assert ticket.messages.count() == 1
-    assert Ticket.objects.get(pk=ticket.pk).status == "new"
+    unchanged = Ticket.objects.get(pk=ticket.pk)
+    assert unchanged.status == "new" and unchanged.impact_override == ""
 
 
 def test_sign_in_page_has_labelled_fields_and_site_name(anonymous: HttpClient, settings: Any) -> None:

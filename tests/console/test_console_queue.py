@@ -13,7 +13,7 @@ from django.test import Client as HttpClient
 from django.utils import timezone
 
 from firstcall.accounts.models import User
-from firstcall.clients.models import Contact
+from firstcall.clients.models import Client, Contact
 from firstcall.tickets.actions import Actor, assign, transition
 from firstcall.tickets.models import Channel, Status, Ticket
 
@@ -139,6 +139,74 @@ def test_htmx_request_gets_only_the_results_fragment(
     assert "<html" in restore.content.decode()
 
 
+def test_priority_order_puts_the_costliest_downtime_first_among_equals(
+    as_bob: HttpClient,
+    priced_dental: Client,
+    dana: Contact,
+    carl: Contact,
+    priya: Contact,
+    new_ticket: NewTicket,
+) -> None:
+    start = timezone.now() - timedelta(hours=1)
+
+    def opened(minutes: int, requester: Contact, subject: str, **kwargs: Any) -> Ticket:
+        return new_ticket(requester, subject, created_at=start + timedelta(minutes=minutes), **kwargs)
+
+    # Bright Smile Dental: 25 people at 55.00 per person-hour, 400.00 revenue per hour.
+    no_estimate = opened(0, priya, "Printer jam")  # P3, Hale & Porter gave no figures
+    one_person = opened(1, carl, "Printer jam")  # P3, 55.00
+    team = opened(2, carl, "Our team cannot print")  # P3, 5 people: 275.00
+    company = opened(3, carl, "Server down")  # P2, everyone: 1,775.00
+    another_person = opened(4, carl, "Mouse broken")  # P3, 55.00, newer than one_person
+    emergency = opened(5, dana, "Server down", is_emergency=True)  # P1
+    assert [t.priority for t in (no_estimate, one_person, team, company, another_person, emergency)] == [
+        "P3",
+        "P3",
+        "P3",
+        "P2",
+        "P3",
+        "P1",
+    ]
+    assert [str(t.cost_per_hour) for t in (one_person, team, company, another_person)] == [
+        "55.00",
+        "275.00",
+        "1775.00",
+        "55.00",
+    ]
+    assert no_estimate.cost_per_hour is None
+
+    by_priority = as_bob.get("/?sort=priority").content.decode()
+    assert numbers(by_priority) == [
+        emergency.number,
+        company.number,
+        team.number,
+        another_person.number,  # equal priority and cost: newest first, as before
+        one_person.number,
+        no_estimate.number,  # no estimate: last among its priority
+    ]
+    assert "≈ 1,775.00/h" in by_priority and "≈ 275.00/h" in by_priority
+    # The default order is unchanged: newest first.
+    assert numbers(as_bob.get("/").content.decode()) == [
+        emergency.number,
+        another_person.number,
+        company.number,
+        team.number,
+        one_person.number,
+        no_estimate.number,
+    ]
+    assert numbers(as_bob.get("/?sort=sideways").content.decode())[0] == emergency.number
+
+
+def test_priority_order_pages_read_previous_and_next(
+    as_bob: HttpClient, dana: Contact, new_ticket: NewTicket
+) -> None:
+    for i in range(51):
+        new_ticket(dana, f"Ticket {i}")
+    html = as_bob.get("/?sort=priority").content.decode()
+    assert "Next →" in html and "Older →" not in html
+    assert "Older →" in as_bob.get("/").content.decode()
+
+
 def make_tickets(count: int, dana: Contact, priya: Contact, staff: list[User], new_ticket: NewTicket) -> None:
     for i in range(count):
         ticket = new_ticket(dana if i % 2 else priya, f"Request {i}", is_emergency=i % 7 == 0)
@@ -161,6 +229,10 @@ def test_queue_query_count_does_not_grow_with_rows(
     # session, user, staff list (assignee filter), clients (client filter), count, page of tickets
     with django_assert_num_queries(6):
         response = as_bob.get("/?status=all")
+    assert len(numbers(response.content.decode())) == min(count, 50)
+    # Ordered by priority and downtime cost: the same queries.
+    with django_assert_num_queries(6):
+        response = as_bob.get("/?status=all&sort=priority")
     assert len(numbers(response.content.decode())) == min(count, 50)
     # The 15-second refresh renders no filter form, so no client list.
     with django_assert_num_queries(5):

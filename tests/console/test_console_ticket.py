@@ -1,21 +1,27 @@
-"""The ticket page: header, people, timeline, audit trail, and constant queries."""
+"""The ticket page: header, people, timeline, audit trail, and constant queries (whatever the
+number of messages, SLA clocks, pages and triage reasons)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
 from django.test import Client as HttpClient
 
-from firstcall.accounts.models import User
-from firstcall.clients.models import Contact
+from firstcall.accounts.models import Role, User
+from firstcall.clients.models import Client, Contact
+from firstcall.escalation.engine import acknowledge, active_escalation, run_step, start_escalation
+from firstcall.escalation.models import Page
 from firstcall.notify.outbound import Route, schedule_acknowledgment
+from firstcall.sla.models import SlaTarget
 from firstcall.tickets.actions import Actor, add_event, add_message, add_participant, assign
 from firstcall.tickets.models import Attachment, Channel, Message, MessageKind, Ticket
 from firstcall.tickets.replies import add_note, post_reply
+from firstcall.triage.models import TriageRule
 
 pytestmark = pytest.mark.django_db
 
@@ -204,8 +210,77 @@ def test_ticket_page_query_count_does_not_grow_with_messages(
     ticket = build_ticket_with_messages(count, dana, bob, erin, new_ticket)
     add_participant(ticket, carl, actor=Actor.system())
     # session, user, ticket (+client, requester, assignee), requester's phones, participants,
-    # active contract, messages (+authors, delivery), attachments, audit trail, staff list
-    with django_assert_num_queries(10):
+    # SLA clocks, active contract, messages (+authors, delivery), attachments, audit trail,
+    # staff list, running escalation (none: a P2 escalates only on a missed target), last
+    # stopped escalation
+    with django_assert_num_queries(13):
         response = as_bob.get(f"/tickets/{ticket.number}/")
     assert response.status_code == 200
     assert len(re.findall(r'<li class="entry ', response.content.decode())) == count
+
+
+def build_escalating_ticket(
+    many: bool, dana: Contact, bob: User, erin: User, new_ticket: NewTicket
+) -> tuple[Ticket, int]:
+    """A P1 whose escalation has paged someone; with ``many``, more of everything the panels
+    list: three SLA clocks instead of one, more triage reasons, ten pages instead of one, and an
+    earlier escalation that was acknowledged. Returns the ticket and how many pages it has."""
+    if many:
+        SlaTarget.objects.filter(contract__client=dana.client, priority="P1").update(
+            next_update_minutes=60, resolution_minutes=240
+        )
+        for i in range(5):
+            User.objects.create_user(
+                f"manager{i}", f"manager{i}@msp.example", role=Role.MANAGER, phone=f"+1555010020{i}"
+            )
+        Client.objects.filter(pk=dana.client_id).update(headcount=25, hourly_cost=Decimal("55.00"))
+        TriageRule.objects.create(
+            name="Security incidents",
+            conditions=[{"field": "text", "op": "contains", "value": "ransomware"}],
+            actions=[
+                {"action": "set_category", "value": "Security"},
+                {"action": "set_team", "value": "Incident response"},
+                {"action": "add_tag", "value": "ransomware"},
+                {"action": "add_tag", "value": "incident"},
+            ],
+        )
+        subject = "Server down: ransomware, someone clicked a link"
+    else:
+        subject = "Server down"
+    ticket = new_ticket(dana, subject, is_emergency=True)
+    if many:
+        acknowledge(ticket, bob, via="console")
+        start_escalation(ticket, reason="P1 still open")
+        post_reply(ticket, author=bob, body="Working on it.")
+    else:
+        assign(ticket, erin, actor=Actor.system())
+    escalation = active_escalation(ticket.pk)
+    assert escalation is not None and escalation.next_level is not None
+    run_step(escalation.pk, escalation.next_level)
+    assert ticket.sla_clocks.count() == (3 if many else 1)
+    return ticket, Page.objects.filter(escalation=escalation).count()
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_ticket_page_query_count_does_not_grow_with_clocks_pages_or_reasons(
+    many: bool,
+    as_bob: HttpClient,
+    bob: User,
+    erin: User,
+    dana: Contact,
+    new_ticket: NewTicket,
+    django_assert_num_queries: Any,
+) -> None:
+    ticket, pages = build_escalating_ticket(many, dana, bob, erin, new_ticket)
+    assert pages == (10 if many else 1)
+    # As above, plus the running escalation's pages (+user, delivery) and its policy's levels.
+    with django_assert_num_queries(15):
+        response = as_bob.get(f"/tickets/{ticket.number}/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.count('<li class="clock clock--') == (3 if many else 1)
+    assert html.partition('<ul class="pages">')[2].partition("</ul>")[0].count("<li>") == pages
+    assert ("Acknowledged by Bob" in html) is many
+    reasons = html.partition('<ul class="reasons">')[2].partition("</ul>")[0].count("<li>")
+    assert reasons == len(Ticket.objects.get(pk=ticket.pk).priority_reasons)
+    assert (reasons > 6) is many
