@@ -264,6 +264,9 @@ if FIRSTCALL_SMS_PROVIDER not in {"console", "twilio"}:
 FIRSTCALL_SMS_FROM = env_str("FIRSTCALL_SMS_FROM", "+15550100000")
 # A text threads onto the sender's unresolved ticket opened within this many hours.
 FIRSTCALL_SMS_THREAD_HOURS = env_int("FIRSTCALL_SMS_THREAD_HOURS", 72)
+# How long a process keeps SLA targets, calendars, escalation policies and triage settings it
+# read (see firstcall/config_memo.py); 0: read them for every ticket.
+FIRSTCALL_CONFIG_CACHE_SECONDS = env_int("FIRSTCALL_CONFIG_CACHE_SECONDS", 60)
 # Where the IVR connects an emergency caller until on-call schedules land (E.164).
 FIRSTCALL_ON_DUTY_NUMBER = env_str("FIRSTCALL_ON_DUTY_NUMBER", "")
 

@@ -9,6 +9,8 @@ import tempfile
 
 os.environ.setdefault("FIRSTCALL_DATA_DIR", tempfile.mkdtemp(prefix="firstcall-test-"))
 os.environ.setdefault("FIRSTCALL_HUEY_IMMEDIATE", "true")
+# Tests change configuration rows with update() too (no signal): read them fresh every time.
+os.environ.setdefault("FIRSTCALL_CONFIG_CACHE_SECONDS", "0")
 os.environ.setdefault(
     "FIRSTCALL_ACCEPTED_ADDRESSES", "support@msp.example,help@msp.example,verify@msp.example"
 )

@@ -7,11 +7,13 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Q
 
 from firstcall.accounts.models import Role, User
+from firstcall.config_memo import memoized_config
 from firstcall.escalation.models import EscalationLevel, EscalationPolicy, TargetKind
 from firstcall.escalation.oncall import on_call_user, rebuild_shifts
 from firstcall.tickets.models import Ticket
 
 
+@memoized_config
 def policy_for(priority: str, contract_id: int | None, *, opening: bool = False) -> EscalationPolicy | None:
     """The enabled policy for a ticket of this priority under this contract (None: the client
     has none): a policy naming the contract wins over one for every contract, then the lowest

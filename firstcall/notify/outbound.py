@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from firstcall.clients.models import PhoneNumber, normalize_phone
 from firstcall.notify.models import Delivery, DeliveryPurpose, DeliveryStatus, SmsOptOut
-from firstcall.sla.models import ClockKind, SlaClock
 from firstcall.sla.targets import BUSINESS_DAY_MINUTES, targets_for
 from firstcall.tickets.actions import Actor, add_event, add_message, audit
 from firstcall.tickets.models import Channel, Message, MessageKind, Ticket, reply_subject
@@ -55,17 +54,10 @@ def _format_local(ticket: Ticket) -> str:
 
 
 def first_response_target_text(ticket: Ticket) -> str:
-    """The promise in words, e.g. '30 minutes' or '4 business hours', from the ticket's
-    first-response clock (else from the targets that would apply)."""
-    clock = (
-        SlaClock.objects.filter(ticket_id=ticket.pk, kind=ClockKind.FIRST_RESPONSE)
-        .values_list("target_minutes", "business_hours")
-        .first()
-    )
-    if clock is None:
-        targets = targets_for(ticket.client_id, ticket.priority)
-        clock = (targets.first_response_minutes, not targets.calendar.always_open)
-    return describe_target(clock[0], business_hours=clock[1])
+    """The promise in words, e.g. '30 minutes' or '4 business hours': the first-response target
+    of the ticket's priority and contract, as its clock counts it."""
+    targets = targets_for(ticket.client_id, ticket.priority)
+    return describe_target(targets.first_response_minutes, business_hours=not targets.calendar.always_open)
 
 
 def describe_target(minutes: int, *, business_hours: bool = False) -> str:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from firstcall.config_memo import memoized_config
 from firstcall.sla.calendars import CalendarSpec
 from firstcall.sla.models import SlaTarget, load_calendar
 from firstcall.triage.priority import Priority
@@ -74,8 +75,11 @@ def targets_for(client_id: int | None, priority: str, *, on: date | None = None)
     (one UNION query, see `load_calendar`). Without a client, only the second.
     Raises ValueError for an unknown priority.
     """
-    level = Priority(priority)
-    on = on or timezone.localdate()
+    return _targets_on(client_id, Priority(priority), on or timezone.localdate())
+
+
+@memoized_config
+def _targets_on(client_id: int | None, level: Priority, on: date) -> SlaTargets:
     if client_id is not None:
         target = (
             SlaTarget.objects.filter(

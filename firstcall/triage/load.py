@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.utils import timezone
 
 from firstcall.clients.models import BusinessProcess, Client
+from firstcall.config_memo import memoized_config
 from firstcall.triage.deadlines import ProcessSpec
 from firstcall.triage.engine import TicketFacts, TriageResult, triage
 from firstcall.triage.matrix import Impact, Matrix, Urgency
@@ -25,6 +26,7 @@ from firstcall.triage.rules import InvalidRule, Rule, parse_rule
 logger = logging.getLogger(__name__)
 
 
+@memoized_config
 def load_matrix() -> Matrix:
     """The stored matrix; cells not stored (or not valid) are the default's. One query."""
     cells: dict[tuple[Impact, Urgency], Priority] = {}
@@ -36,6 +38,7 @@ def load_matrix() -> Matrix:
     return Matrix(cells)
 
 
+@memoized_config
 def load_rules() -> tuple[Rule, ...]:
     """The enabled rules in order. A stored rule that is not valid (saved around the admin's
     checks) is skipped with a warning, never a failure at intake. One query."""
