@@ -4,7 +4,6 @@ and the pages they sent)."""
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,15 +11,8 @@ from django.db import models
 from django.utils import timezone
 
 from firstcall.accounts.models import Role
+from firstcall.clients.models import validate_time_zone
 from firstcall.triage.priority import Priority
-
-
-def validate_time_zone(value: str) -> None:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"{value!r} is not an IANA time zone name, e.g. America/Chicago") from None
-
 
 # ---------------------------------------------------------------------------------------------
 # On-call schedules

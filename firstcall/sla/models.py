@@ -7,13 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, time
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Cast
 
+from firstcall.clients.models import Weekday, validate_time_zone
 from firstcall.sla.calendars import (
     DAYS_PER_WEEK,
     CalendarSpec,
@@ -25,26 +26,6 @@ from firstcall.sla.calendars import (
 from firstcall.triage.priority import Priority
 
 MIDNIGHT = time(0, 0)
-
-
-def validate_time_zone(value: str) -> None:
-    """Reject anything that is not an IANA time zone name."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(
-            "%(value)s is not an IANA time zone name (e.g. America/Chicago).", params={"value": value}
-        ) from None
-
-
-class Weekday(models.IntegerChoices):
-    MONDAY = 0, "Monday"
-    TUESDAY = 1, "Tuesday"
-    WEDNESDAY = 2, "Wednesday"
-    THURSDAY = 3, "Thursday"
-    FRIDAY = 4, "Friday"
-    SATURDAY = 5, "Saturday"
-    SUNDAY = 6, "Sunday"
 
 
 class Calendar(models.Model):
