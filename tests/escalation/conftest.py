@@ -19,6 +19,7 @@ from huey.contrib.djhuey import HUEY
 
 from firstcall.accounts.models import Role, User
 from firstcall.clients.models import Contact
+from firstcall.escalation.engine import start_escalation, sweep
 from firstcall.escalation.models import OnCallSchedule, Page
 from firstcall.escalation.oncall import set_rotation
 from firstcall.escalation.tasks import escalation_step
@@ -27,6 +28,7 @@ from firstcall.tickets.models import Channel, MessageKind, Ticket
 
 CHICAGO = ZoneInfo("America/Chicago")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=CHICAGO)
+Capture = Callable[..., Any]
 
 
 def minutes_after_t0(minutes: float) -> datetime:
@@ -125,3 +127,23 @@ def at_minute(minutes: float, capture: Callable[..., Any]) -> Iterator[None]:
     """Freeze time at T0 + minutes and run on-commit callbacks (task enqueues, deliveries)."""
     with time_machine.travel(minutes_after_t0(minutes), tick=False), capture(execute=True):
         yield
+
+
+@pytest.fixture
+def escalating(
+    dana: Contact,
+    staff: dict[str, User],
+    engineering: OnCallSchedule,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Capture,
+) -> Ticket:
+    """A P1 opened at T0 and assigned to bob; erin (on call) was paged at minute 15."""
+    monkeypatch.setattr("firstcall.escalation.engine._schedule_step", lambda *args: None)
+    with at_minute(0, django_capture_on_commit_callbacks):
+        ticket = open_p1(dana, assignee=staff["bob"])
+        start_escalation(ticket, reason="P1 opened")
+        sweep()
+    with at_minute(15, django_capture_on_commit_callbacks):
+        sweep()
+    assert [user for user, channel in paged(ticket) if channel == "sms"] == ["bob", "erin"]
+    return ticket

@@ -16,36 +16,15 @@ from firstcall.escalation.engine import (
     acknowledge_by_email,
     acknowledge_by_text,
     escalate_now,
-    start_escalation,
     sweep,
 )
-from firstcall.escalation.models import Escalation, OnCallSchedule
+from firstcall.escalation.models import Escalation
 from firstcall.tickets.models import AuditEvent, MessageKind, Ticket
-from tests.escalation.conftest import at_minute, open_p1, paged
+from tests.escalation.conftest import at_minute, paged
 
 pytestmark = pytest.mark.django_db
 
 Capture = Callable[..., Any]
-
-
-@pytest.fixture
-def escalating(
-    dana: Contact,
-    staff: dict[str, User],
-    engineering: OnCallSchedule,
-    monkeypatch: pytest.MonkeyPatch,
-    django_capture_on_commit_callbacks: Capture,
-) -> Ticket:
-    """A P1 opened at T0 and assigned to bob; erin (on call) was paged at minute 15."""
-    monkeypatch.setattr("firstcall.escalation.engine._schedule_step", lambda *args: None)
-    with at_minute(0, django_capture_on_commit_callbacks):
-        ticket = open_p1(dana, assignee=staff["bob"])
-        start_escalation(ticket, reason="P1 opened")
-        sweep()
-    with at_minute(15, django_capture_on_commit_callbacks):
-        sweep()
-    assert [user for user, channel in paged(ticket) if channel == "sms"] == ["bob", "erin"]
-    return ticket
 
 
 def later_pages(ticket: Ticket, capture: Capture, *minutes: int) -> list[str]:

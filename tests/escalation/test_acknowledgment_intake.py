@@ -14,37 +14,17 @@ from django.core import mail
 
 from firstcall.accounts.models import User
 from firstcall.clients.models import Contact
-from firstcall.escalation.engine import start_escalation, sweep
-from firstcall.escalation.models import Escalation, OnCallSchedule
+from firstcall.escalation.models import Escalation
 from firstcall.intake.channels.email import ingest_email
 from firstcall.intake.channels.sms import receive_sms
 from firstcall.intake.models import InboundMessage, InboundStatus
 from firstcall.tickets.models import MessageKind, Ticket
-from tests.escalation.conftest import at_minute, open_p1
+from tests.escalation.conftest import at_minute
 
 pytestmark = pytest.mark.django_db
 
 Capture = Callable[..., Any]
 OUR_NUMBER = "+15550100000"
-
-
-@pytest.fixture
-def escalating(
-    dana: Contact,
-    staff: dict[str, User],
-    engineering: OnCallSchedule,
-    monkeypatch: pytest.MonkeyPatch,
-    django_capture_on_commit_callbacks: Capture,
-) -> Ticket:
-    """A P1 of Dana's opened at T0, assigned to bob, erin (on call) paged at minute 15."""
-    monkeypatch.setattr("firstcall.escalation.engine._schedule_step", lambda *args: None)
-    with at_minute(0, django_capture_on_commit_callbacks):
-        ticket = open_p1(dana, assignee=staff["bob"])
-        start_escalation(ticket, reason="P1 opened")
-        sweep()
-    with at_minute(15, django_capture_on_commit_callbacks):
-        sweep()
-    return ticket
 
 
 def text(sender: str, body: str, sid: str) -> bytes:
