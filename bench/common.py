@@ -87,6 +87,7 @@ def serving(env: dict[str, str], web_port: int | None = None) -> Iterator[Served
                 str(web_port),
                 "--smtp-port",
                 str(smtp_port),
+                *(["--threads", env["BENCH_WEB_THREADS"]] if env.get("BENCH_WEB_THREADS") else []),
             ],
             env=env,
             stdout=log_file,

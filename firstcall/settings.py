@@ -262,6 +262,8 @@ if FIRSTCALL_SMS_PROVIDER not in {"console", "twilio"}:
     )
 # The number our texts come from (and clients text and call).
 FIRSTCALL_SMS_FROM = env_str("FIRSTCALL_SMS_FROM", "+15550100000")
+# Pages also ring staff phones (a voice call through the SMS provider; press 1 to acknowledge).
+FIRSTCALL_PAGE_BY_VOICE = env_bool("FIRSTCALL_PAGE_BY_VOICE", False)
 # A text threads onto the sender's unresolved ticket opened within this many hours.
 FIRSTCALL_SMS_THREAD_HOURS = env_int("FIRSTCALL_SMS_THREAD_HOURS", 72)
 # How long a process keeps SLA targets, calendars, escalation policies and triage settings it

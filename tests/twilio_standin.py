@@ -1,5 +1,5 @@
-"""A local HTTP server standing in for Twilio's REST API (Messages resource), for tests and
-benchmarks only: point TWILIO_API_BASE_URL at it.
+"""A local HTTP server standing in for Twilio's REST API (the Messages and Calls resources), for
+tests and benchmarks only: point TWILIO_API_BASE_URL at it.
 
     standin = TwilioStandIn(account_sid="AC…", auth_token="…").start()
     ...                                     # settings.TWILIO_API_BASE_URL = standin.base_url
@@ -9,7 +9,8 @@ benchmarks only: point TWILIO_API_BASE_URL at it.
     standin.stop()
 
 It checks basic auth (account SID : auth token) like Twilio, records each request (``requests``)
-and answers with a JSON message resource carrying a fresh "SM…" sid.
+and answers with a JSON message resource carrying a fresh "SM…" sid, or for Calls.json a call
+resource with a fresh "CA…" sid (``calls`` lists the calls it accepted).
 """
 
 from __future__ import annotations
@@ -67,10 +68,17 @@ class TwilioStandIn:
     def sent(self) -> list[SentText]:
         """The texts it accepted (answered 201)."""
         with self._changed:
-            return [r for r in self.requests if r.status == 201]
+            return [r for r in self.requests if r.status == 201 and r.path.endswith("/Messages.json")]
+
+    @property
+    def calls(self) -> list[SentText]:
+        """The calls it accepted (answered 201)."""
+        with self._changed:
+            return [r for r in self.requests if r.status == 201 and r.path.endswith("/Calls.json")]
 
     def fail_next(self, status: int, *, times: int = 1, code: int | None = None) -> None:
-        """Answer the next ``times`` message requests with this HTTP error (and Twilio error code)."""
+        """Answer the next ``times`` requests (texts or calls) with this HTTP error (and Twilio
+        error code)."""
         with self._changed:
             self._failures.extend([(status, code)] * times)
 
@@ -113,14 +121,16 @@ class TwilioStandIn:
         if authorization.startswith("Basic "):
             username, _, password = base64.b64decode(authorization[6:]).decode().partition(":")
         status, code = 201, None
+        account = f"/2010-04-01/Accounts/{self.account_sid}"
+        is_call = path == f"{account}/Calls.json"
         with self._changed:
             if (username, password) != (self.account_sid, self.auth_token):
                 status = 401
-            elif path != f"/2010-04-01/Accounts/{self.account_sid}/Messages.json":
+            elif path != f"{account}/Messages.json" and not is_call:
                 status = 404
             elif self._failures:
                 status, code = self._failures.pop(0)
-            sid = f"SM{uuid.uuid4().hex}" if status == 201 else ""
+            sid = f"{'CA' if is_call else 'SM'}{uuid.uuid4().hex}" if status == 201 else ""
             self.requests.append(SentText(path, username, password, params, status, sid, time.monotonic()))
             self._changed.notify_all()
         if status != 201:
@@ -130,6 +140,17 @@ class TwilioStandIn:
                 "message": message,
                 "more_info": f"https://www.twilio.com/docs/errors/{code or default_code}",
                 "status": status,
+            }
+        if is_call:
+            return status, {
+                "sid": sid,
+                "account_sid": self.account_sid,
+                "to": params.get("To"),
+                "from": params.get("From"),
+                "status": "queued",
+                "direction": "outbound-api",
+                "price": None,
+                "uri": f"{account}/Calls/{sid}.json",
             }
         return status, {
             "sid": sid,

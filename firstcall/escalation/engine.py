@@ -28,7 +28,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from firstcall.accounts.models import User, staff_with_phone
-from firstcall.escalation.models import Escalation, EscalationLevel, Page
+from firstcall.escalation.models import Escalation, EscalationLevel, Page, PageChannel
 from firstcall.escalation.pages import (
     PAGER,
     LevelInWords,
@@ -38,6 +38,7 @@ from firstcall.escalation.pages import (
     public_level_text,
     send_pages,
     send_warning,
+    spoken_ticket_number,
 )
 from firstcall.escalation.policies import level_targets, ordered_levels, owners, policy_for
 from firstcall.notify.models import Delivery, DeliveryPurpose
@@ -55,7 +56,7 @@ log = logging.getLogger(__name__)
 
 # Escalation stops for a ticket in these states (the lead's resolve/close also calls stop).
 FINISHED_STATUSES = frozenset({Status.RESOLVED, Status.CLOSED})
-ACKNOWLEDGE_VIA = frozenset({"console", "email", "sms"})
+ACKNOWLEDGE_VIA = frozenset({"console", "email", "sms", "phone"})
 # A task's clock may read a hair before the ETA it was scheduled for: that still counts as due.
 CLOCK_TOLERANCE = timedelta(seconds=1)
 # After an unexpected error the sweep tries the step again this much later, not in a tight loop.
@@ -478,7 +479,7 @@ def sweep(now: datetime | None = None, limit: int = 500) -> int:
 
 def acknowledge(ticket: Ticket, user: User, *, via: str) -> bool:
     """``user`` has the ticket in hand: stop its running escalation. ``via`` is "console",
-    "email" or "sms". False when nothing was escalating (or the user is not active staff)."""
+    "email", "sms" or "phone". False when nothing was escalating (or the user is not active staff)."""
     if via not in ACKNOWLEDGE_VIA:
         raise ValueError(f"via must be one of {', '.join(sorted(ACKNOWLEDGE_VIA))}, not {via!r}")
     if not user.is_active:
@@ -572,3 +573,32 @@ def acknowledge_by_email(from_address: str, subject: str, in_reply_to: list[str]
     if ticket is None:
         return False
     return acknowledge(ticket, user, via="email")
+
+
+# The key that acknowledges a page call.
+ACKNOWLEDGE_KEY = "1"
+
+
+def acknowledge_by_call(delivery_id: int, digits: str) -> str | None:
+    """A key pressed during the page call of delivery ``delivery_id``: 1 acknowledges the
+    page's ticket as the person paged (via "phone"); any other key changes nothing. Returns
+    what the call says back, or None when the delivery is not a page call (nothing to answer)."""
+    page = (
+        Page.objects.filter(delivery_id=delivery_id, channel=PageChannel.PHONE)
+        .select_related("user", "escalation__ticket__client")
+        .first()
+    )
+    if page is None:
+        return None
+    ticket = page.escalation.ticket
+    number = spoken_ticket_number(ticket)
+    if digits.strip() != ACKNOWLEDGE_KEY:
+        log.info("page call %s for %s: key %r, not acknowledged", delivery_id, ticket.number, digits)
+        return f"Not acknowledged. The escalation of ticket {number} goes on. Goodbye."
+    if page.user is None or not page.user.is_active:
+        log.warning("page call %s for %s: the paged account is gone or inactive", delivery_id, ticket.number)
+        return "Your account cannot acknowledge pages any more. Nothing was acknowledged. Goodbye."
+    log.info("page call %s: %s acknowledges %s by phone", delivery_id, page.user.username, ticket.number)
+    if acknowledge(ticket, page.user, via="phone"):
+        return f"Acknowledged. Escalation stopped for ticket {number}. Goodbye."
+    return f"Ticket {number} is not escalating any more: already acknowledged or stopped. Goodbye."

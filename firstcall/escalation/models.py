@@ -321,6 +321,8 @@ class Escalation(models.Model):
 class PageChannel(models.TextChoices):
     EMAIL = "email", "Email"
     SMS = "sms", "Text message"
+    # The tickets Channel's value, so a page call's timeline entry is on the phone channel.
+    PHONE = "phone", "Voice call"
 
 
 class Page(models.Model):

@@ -66,13 +66,33 @@ def public_acknowledged_text(ticket: Ticket, user: User, at: datetime) -> str:
 
 
 def page_routes(user: User) -> list[tuple[PageChannel, str]]:
-    """Where a page to ``user`` goes: email, and a text when the user has a phone number."""
+    """Where a page to ``user`` goes: email, and a text when the user has a phone number — and
+    a voice call to it too with FIRSTCALL_PAGE_BY_VOICE."""
     routes: list[tuple[PageChannel, str]] = []
     if user.email:
         routes.append((PageChannel.EMAIL, user.email))
     if phone := normalize_phone(user.phone):
         routes.append((PageChannel.SMS, phone))
+        if settings.FIRSTCALL_PAGE_BY_VOICE:
+            routes.append((PageChannel.PHONE, phone))
     return routes
+
+
+def spoken_ticket_number(ticket: Ticket) -> str:
+    """The ticket's number as a voice reads it clearly, digit by digit: '1 2 3' for T-000123
+    (what "ack 123" by text takes, too)."""
+    return " ".join(str(ticket.pk))
+
+
+def spoken_page(ticket: Ticket, user: User) -> str:
+    """What a page call says, in plain words (no abbreviations a voice would spell out)."""
+    priority = ticket.priority.removeprefix("P")
+    client = ticket.client.name if ticket.client is not None else "an unverified requester"
+    subject = ticket.subject[:200].rstrip(" .")
+    return (
+        f"{user.first_name or user.display_name}, this is a page from {settings.FIRSTCALL_MSP_NAME}. "
+        f"Ticket number {spoken_ticket_number(ticket)}, priority {priority}, for {client}: {subject}."
+    )
 
 
 @dataclass(frozen=True)
@@ -124,6 +144,7 @@ def send_pages(
     pages: list[Page] = []
     for user in users:
         context = _context(ticket, user, escalation=escalation, level=level)
+        spoken = spoken_page(ticket, user)
         for channel, address in page_routes(user):
             delivery = _queue_staff_message(
                 ticket,
@@ -134,6 +155,7 @@ def send_pages(
                 context=context,
                 note=f"Paged {user.display_name} {HOW[channel]} ({level}).",
                 now=now,
+                spoken=spoken,
             )
             pages.append(
                 Page.objects.create(
@@ -150,7 +172,8 @@ def send_pages(
 
 
 def send_warning(ticket: Ticket, user: User, *, reason: str, now: datetime) -> list[Delivery]:
-    """Tell ``user`` (the assignee) that an SLA deadline is near, on each of their channels."""
+    """Tell ``user`` (the assignee) that an SLA deadline is near, by email and text: a warning
+    is not worth ringing someone's phone."""
     context = _context(ticket, user, reason=reason)
     return [
         _queue_staff_message(
@@ -164,10 +187,11 @@ def send_warning(ticket: Ticket, user: User, *, reason: str, now: datetime) -> l
             now=now,
         )
         for channel, address in page_routes(user)
+        if channel != PageChannel.PHONE
     ]
 
 
-HOW = {PageChannel.EMAIL: "by email", PageChannel.SMS: "by text"}
+HOW = {PageChannel.EMAIL: "by email", PageChannel.SMS: "by text", PageChannel.PHONE: "by phone call"}
 
 
 def _queue_staff_message(
@@ -180,10 +204,19 @@ def _queue_staff_message(
     context: dict[str, object],
     note: str,
     now: datetime,
+    spoken: str = "",
 ) -> Delivery:
     """One message to a staff member: a staff-only timeline entry and its Delivery, sent after
-    commit. ``template`` names ``<template>_email.txt`` and ``<template>_sms.txt``."""
-    if channel == PageChannel.SMS:
+    commit. ``template`` names ``<template>_email.txt`` and ``<template>_sms.txt``; a call says
+    ``spoken`` (notify.voice adds the key to acknowledge)."""
+    if channel == PageChannel.PHONE:
+        if not spoken:
+            raise ValueError("a voice call needs the words it says")
+        subject = ""
+        body = spoken
+        rfc_message_id = f"call-{uuid.uuid4()}"
+        from_address = settings.FIRSTCALL_SMS_FROM
+    elif channel == PageChannel.SMS:
         subject = ""
         body = render_to_string(f"{template}_sms.txt", context).strip()
         rfc_message_id = f"sms-{uuid.uuid4()}"

@@ -206,6 +206,7 @@ def deliver_now(delivery_id: int) -> DeliveryStatus | None:
     or it is not due. On failure the row goes back to pending with a later next_attempt_at."""
     from firstcall.notify.email import send_email
     from firstcall.notify.sms import send_sms
+    from firstcall.notify.voice import place_page_call
 
     now = timezone.now()
     claimed = Delivery.objects.filter(
@@ -229,6 +230,9 @@ def deliver_now(delivery_id: int) -> DeliveryStatus | None:
                     )
                 return DeliveryStatus.SUPPRESSED
             provider_message_id = send_sms(delivery)
+        elif delivery.channel == Channel.PHONE:
+            # A call (a page): staff numbers, and STOP is about texts, so nothing suppresses it.
+            provider_message_id = place_page_call(delivery)
         else:
             send_email(delivery)
             provider_message_id = ""

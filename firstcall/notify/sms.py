@@ -11,12 +11,17 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from typing import Protocol
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
 from firstcall.notify.models import Delivery
+
+if TYPE_CHECKING:
+    from twilio.rest import Client
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +29,16 @@ log = logging.getLogger(__name__)
 PROVIDER_TIMEOUT_SECONDS = 15
 
 
-class SmsSendError(Exception):
-    """The provider did not take the text. ``permanent``: retrying the same text cannot help."""
+class ProviderError(Exception):
+    """The provider did not take the request. ``permanent``: retrying the same request cannot help."""
 
     def __init__(self, message: str, *, permanent: bool) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class SmsSendError(ProviderError):
+    """The provider did not take the text. ``permanent``: retrying the same text cannot help."""
 
 
 class SmsProvider(Protocol):
@@ -55,55 +64,69 @@ def _is_permanent(status: int) -> bool:
     return 400 <= status < 500 and status not in (408, 429)
 
 
-class TwilioSmsProvider:
-    def __init__(self) -> None:
-        from twilio.http.http_client import TwilioHttpClient
-        from twilio.rest import Client
+# One Twilio client per worker thread, shared by texts and calls: its HTTP session keeps the
+# connection to the API open (requests' sessions are not meant to be shared between threads).
+_per_thread = threading.local()
 
-        if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
-            raise SmsSendError(
-                "FIRSTCALL_SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
-                permanent=False,
-            )
-        self.client = Client(
+
+def twilio_client(error: type[ProviderError] = SmsSendError) -> Client:
+    """This thread's Twilio REST client for the configured account and API address. Raises
+    ``error`` (not permanent) when the credentials are not set."""
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
+        raise error(
+            "FIRSTCALL_SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
+            permanent=False,
+        )
+    key = (settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_API_BASE_URL)
+    cached: tuple[tuple[str, str, str], Client] | None = getattr(_per_thread, "twilio", None)
+    if cached is None or cached[0] != key:
+        client = Client(
             settings.TWILIO_ACCOUNT_SID,
             settings.TWILIO_AUTH_TOKEN,
             http_client=TwilioHttpClient(timeout=PROVIDER_TIMEOUT_SECONDS),
         )
         # Twilio-compatible providers (and a local stand-in in tests) answer at another address.
-        self.client.api.base_url = settings.TWILIO_API_BASE_URL
+        client.api.base_url = settings.TWILIO_API_BASE_URL
+        cached = (key, client)
+        _per_thread.twilio = cached
+    return cached[1]
+
+
+@contextmanager
+def twilio_errors(error: type[ProviderError] = SmsSendError) -> Iterator[None]:
+    """Twilio's exceptions inside the block raised as ``error``, permanent when Twilio refused
+    the request itself (4xx but 408/429); an unreachable API is temporary."""
+    from twilio.base.exceptions import TwilioException, TwilioRestException
+
+    try:
+        yield
+    except TwilioRestException as refusal:
+        code = f" error {refusal.code}" if refusal.code else ""
+        raise error(
+            f"Twilio answered HTTP {refusal.status}{code}: {refusal.msg}",
+            permanent=_is_permanent(refusal.status),
+        ) from refusal
+    except (TwilioException, OSError) as failure:  # requests' connection errors are OSErrors
+        raise error(f"Twilio API not reachable: {failure}", permanent=False) from failure
+
+
+class TwilioSmsProvider:
+    def __init__(self) -> None:
+        self.client = twilio_client()
 
     def send(self, *, to: str, body: str, from_number: str, status_callback: str | None) -> str:
-        from twilio.base.exceptions import TwilioException, TwilioRestException
-
         kwargs = {"status_callback": status_callback} if status_callback else {}
-        try:
+        with twilio_errors():
             message = self.client.messages.create(to=to, from_=from_number, body=body, **kwargs)
-        except TwilioRestException as error:
-            code = f" error {error.code}" if error.code else ""
-            raise SmsSendError(
-                f"Twilio answered HTTP {error.status}{code}: {error.msg}",
-                permanent=_is_permanent(error.status),
-            ) from error
-        except (TwilioException, OSError) as error:  # requests' connection errors are OSErrors
-            raise SmsSendError(f"Twilio API not reachable: {error}", permanent=False) from error
         return str(message.sid)
 
 
-# One Twilio client per worker thread: its HTTP session keeps the connection to the API open
-# (requests' sessions are not meant to be shared between threads).
-_per_thread = threading.local()
-
-
 def sms_provider() -> SmsProvider:
-    name = settings.FIRSTCALL_SMS_PROVIDER
-    if name == "twilio":
-        key = (settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_API_BASE_URL)
-        cached: tuple[tuple[str, str, str], TwilioSmsProvider] | None = getattr(_per_thread, "twilio", None)
-        if cached is None or cached[0] != key:
-            cached = (key, TwilioSmsProvider())
-            _per_thread.twilio = cached
-        return cached[1]
+    if settings.FIRSTCALL_SMS_PROVIDER == "twilio":
+        return TwilioSmsProvider()
     return ConsoleSmsProvider()
 
 

@@ -8,7 +8,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -16,6 +16,7 @@ from ninja.errors import AuthenticationError
 from twilio.twiml.voice_response import VoiceResponse
 
 from firstcall.api.auth import bearer_caller
+from firstcall.escalation.engine import acknowledge_by_call
 from firstcall.intake import calls
 from firstcall.intake.channels.phone import parse_pbx_event
 from firstcall.intake.request import Rejected
@@ -151,6 +152,20 @@ def call_status(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+@twilio_webhook
+def page_key_pressed(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    """The key a staff member pressed during a page call (the call's Gather): 1 acknowledges.
+    Staff control, not client content: nothing is stored as inbound; the acknowledgment is
+    audited and the key press logged."""
+    words = acknowledge_by_call(delivery_id, request.POST.get("Digits", ""))
+    if words is None:
+        raise Http404("No page call with this id.")
+    response = VoiceResponse()
+    response.say(words)
+    response.hangup()
+    return twiml(str(response))
+
+
 def _json_error(status: int, message: str) -> JsonResponse:
     response = JsonResponse({"error": message}, status=status)
     if status == 401:
@@ -194,5 +209,6 @@ urlpatterns = [
     path("twilio/voice/recording-status/", recording_status, name="twilio_voice_recording_status"),
     path("twilio/voice/transcription/", transcription, name="twilio_voice_transcription"),
     path("twilio/voice/status/", call_status, name="twilio_voice_status"),
+    path("twilio/voice/page/<int:delivery_id>/", page_key_pressed, name="twilio_voice_page"),
     path("calls/", call_event, name="call_event"),
 ]
