@@ -23,10 +23,12 @@ from django.utils import timezone
 
 from firstcall.accounts.models import User, staff_with_phone
 from firstcall.clients.models import Client, Contact, normalize_phone, owner_of_number
+from firstcall.escalation.engine import acknowledge
 from firstcall.intake.channels.phone import PbxCallEvent
 from firstcall.intake.models import CallOutcome, CallRecord, CallSource
 from firstcall.intake.pipeline import IntakeOutcome, ingest
-from firstcall.tickets.actions import Actor, transition
+from firstcall.sla.tracking import sync_clocks
+from firstcall.tickets.actions import Actor, assign, record_first_response, transition
 from firstcall.tickets.models import Channel, Status, Ticket
 from firstcall.tickets.replies import STAFF_LABEL
 
@@ -360,6 +362,16 @@ def log_call(
                 "ticket": ticket,
             },
         )
+        if call_created:
+            # The technician talked to the caller: that is the first response, and the
+            # ticket is theirs (its escalation, if any, stops: someone has it in hand).
+            staff = Actor(user=taker, label=STAFF_LABEL)
+            if ticket.assignee_id is None:
+                assign(ticket, taker, actor=staff)
+            answered_at = call.ended_at or timezone.now()
+            record_first_response(ticket, actor=staff, at=answered_at, how="call answered")
+            sync_clocks(ticket)
+            acknowledge(ticket, taker, via="console")
         # Only the submit that recorded the call resolves it: a double submit resolves nothing.
         resolved = resolved_on_first_contact and call_created
         if resolved:

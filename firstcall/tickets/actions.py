@@ -202,21 +202,27 @@ def add_message(
         inbound_id=inbound_id,
         created_at=now,
     )
-    updates: dict[str, Any] = {}
     if ticket.updated_at is None or now > ticket.updated_at:
-        updates["updated_at"] = now
-    # First response is the first public reply by staff; acknowledgments and notes do not count.
-    if kind == MessageKind.REPLY and actor.user is not None and ticket.first_response_at is None:
-        updates["first_response_at"] = now
-        audit(ticket, actor, "first_response", field="first_response_at", after=now.isoformat())
-    if updates:
-        Ticket.objects.filter(pk=ticket.pk).update(**updates)
-    for name, value in updates.items():
-        setattr(ticket, name, value)
+        Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
+        ticket.updated_at = now
     if kind == MessageKind.REPLY and actor.user is not None:
-        # A public reply by staff stops the first-response clock and restarts next-update's.
+        # First response is the first public reply by staff; acknowledgments and notes do not
+        # count. Each reply also restarts the next-update clock.
+        record_first_response(ticket, actor=actor, at=now)
         sync_clocks(ticket)
     return message
+
+
+def record_first_response(ticket: Ticket, *, actor: Actor, at: datetime, how: str = "") -> bool:
+    """Staff responded to the requester (a public reply, a call they answered): stamps the
+    ticket's first response, once. Returns False if it had one already. The caller moves the
+    clocks (``sync_clocks``)."""
+    if ticket.first_response_at is not None:
+        return False
+    Ticket.objects.filter(pk=ticket.pk, first_response_at__isnull=True).update(first_response_at=at)
+    ticket.first_response_at = at
+    audit(ticket, actor, "first_response", field="first_response_at", after=at.isoformat(), reason=how)
+    return True
 
 
 def add_event(ticket: Ticket, text: str, *, actor: Actor | None = None) -> Message:

@@ -13,7 +13,9 @@ from firstcall.accounts.models import User
 from firstcall.clients.models import Client, Contact, PhoneNumber
 from firstcall.intake.calls import FIRST_CONTACT_RESOLUTION
 from firstcall.intake.models import CallOutcome, CallRecord, CallSource, InboundMessage
+from firstcall.escalation.models import Escalation
 from firstcall.notify.models import Delivery
+from firstcall.sla.models import ClockKind, SlaClock
 from firstcall.tickets.models import AuditEvent, Channel, MessageKind, Status, Ticket
 
 TOKEN = uuid.UUID("5f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b")
@@ -111,6 +113,11 @@ def test_saving_a_call_opens_a_phone_ticket_for_the_caller(
     assert (call.source, call.call_id, call.outcome) == (CallSource.CONSOLE, str(TOKEN), CallOutcome.ANSWERED)
     assert (call.answered_by, call.answered_by_number, call.caller) == (bob, "+13125550142", "+13125550111")
     assert (call.contact, call.client, call.ticket) == (dana, dental, ticket)
+    # Bob talked to Dana: the ticket is his, that was its first response (the clock stopped,
+    # met), and its escalation (a VIP's emergency: P1) stops, acknowledged by him.
+    assert ticket.assignee == bob and ticket.first_response_at == call.ended_at
+    assert SlaClock.objects.get(ticket=ticket, kind=ClockKind.FIRST_RESPONSE).met is True
+    assert Escalation.objects.get(ticket=ticket).acknowledged_by == bob
     # The caller gets the ticket number by text.
     assert Delivery.objects.get().channel == "sms"
     page = as_bob.get(response["Location"])
