@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from firstcall.accounts.models import User
 from firstcall.clients.models import Client, Contact, PhoneNumber
+from firstcall.escalation.models import Escalation
 from firstcall.intake.calls import FIRST_CONTACT_RESOLUTION
 from firstcall.intake.models import CallOutcome, CallRecord, CallSource, InboundMessage
-from firstcall.escalation.models import Escalation
 from firstcall.notify.models import Delivery
 from firstcall.sla.models import ClockKind, SlaClock
 from firstcall.tickets.models import AuditEvent, Channel, MessageKind, Status, Ticket
