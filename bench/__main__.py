@@ -8,21 +8,33 @@
 - sms: ``firstcall serve`` running for real; 8 clients post signed Twilio-format SMS webhooks for
   30 seconds (target ≥ 200 requests/second) and the time from a webhook request to its SMS
   acknowledgment reaching a local stand-in for Twilio's API (target p99 ≤ 1 s).
+- triage: the triage engine on 5,000 generated tickets (target ≤ 5 ms per ticket), and the whole
+  step on SQLite for information.
+- sweeps: on PostgreSQL with 100,000 open tickets (BENCH_TICKETS), the SLA, escalation, triage
+  review and outbox sweeps with nothing due (target ≤ 50 ms, through an index), triage per ticket
+  against the database, and 1,000 escalation deadlines at one instant paged by the real worker
+  (target p99 ≤ 5 s from the deadline to the provider). Needs a PostgreSQL server
+  (BENCH_POSTGRES_URL) and Redis (BENCH_REDIS_URL); ``python -m bench`` skips it without one.
 
-Each run uses a fresh data folder. ``python -m bench import``, ``ack`` or ``sms`` runs one.
+Each run uses a fresh data folder (and sweeps a fresh PostgreSQL database).
+``python -m bench import``, ``ack``, ``sms``, ``triage`` or ``sweeps`` runs one.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
-from bench import ack_latency, import_eml, sms_webhook
+from bench import ack_latency, import_eml, sla_escalation, sms_webhook, triage
+
+CHOICES = ("all", "import", "ack", "sms", "triage", "sweeps")
 
 
 def main(argv: list[str]) -> int:
     which = argv[0] if argv else "all"
-    if which not in {"all", "import", "ack", "sms"}:
-        print(f"usage: python -m bench [all|import|ack|sms]; unknown {which!r}", file=sys.stderr)
+    if which not in CHOICES:
+        print(f"usage: python -m bench [{'|'.join(CHOICES)}]; unknown {which!r}", file=sys.stderr)
         return 2
     if which in {"all", "import"}:
         import_eml.main()
@@ -30,6 +42,17 @@ def main(argv: list[str]) -> int:
         ack_latency.main()
     if which in {"all", "sms"}:
         sms_webhook.main()
+    if which in {"all", "triage"}:
+        triage.main()
+    if which == "sweeps":
+        sla_escalation.main()
+    if which == "all":
+        server = os.environ.get("BENCH_POSTGRES_URL", sla_escalation.DEFAULT_POSTGRES_URL)
+        if not sla_escalation.postgres_reachable(server):
+            print(f"sweeps: skipped, no PostgreSQL server at {server} (set BENCH_POSTGRES_URL)")
+            return 0
+        # Its own process: triage above has set Django up on SQLite in this one.
+        subprocess.run([sys.executable, "-m", "bench", "sweeps"], check=False)
     return 0
 
 

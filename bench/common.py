@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: a fresh data folder and the firstcall command."""
+"""Helpers shared by the benchmarks: a fresh data folder (and PostgreSQL database), the firstcall
+command, percentiles, CPU time used."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,3 +101,39 @@ def serving(env: dict[str, str], web_port: int | None = None) -> Iterator[Served
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+def fresh_postgres(server_url: str, prefix: str) -> tuple[str, Callable[[], None]]:
+    """A new, empty database on the server; returns its URL and a function that drops it."""
+    import psycopg
+
+    name = f"{prefix}_{os.getpid()}_{int(time.time())}"
+    with psycopg.connect(server_url.rstrip("/") + "/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(server_url.rstrip("/") + "/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return server_url.rstrip("/") + "/" + name, drop
+
+
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time used so far by a process and its children, by command (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            cmdline = Path(f"/proc/{current}/cmdline").read_bytes().split(b"\0")
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        words = [w.decode() for w in cmdline if w]
+        # python -m firstcall <command> …: name each process by its command.
+        name = words[3] if len(words) > 3 and words[1:3] == ["-m", "firstcall"] else " ".join(words[:2])
+        used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+        pending.extend(int(child) for child in children)
+    return used

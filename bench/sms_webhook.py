@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench.common import free_port, fresh_environment, percentile, serving
+from bench.common import cpu_seconds, free_port, fresh_environment, fresh_postgres, percentile, serving
 from tests.twilio_standin import TwilioStandIn, twilio_signature
 
 CLIENTS = 8
@@ -50,48 +50,12 @@ def request_params(n: int) -> dict[str, str]:
     }
 
 
-def cpu_seconds(pid: int) -> dict[str, float]:
-    """CPU time used so far by a process and its children, by command (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    used: dict[str, float] = {}
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
-            cmdline = Path(f"/proc/{current}/cmdline").read_bytes().split(b"\0")
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        words = [w.decode() for w in cmdline if w]
-        # python -m firstcall <command> …: name each process by its command.
-        name = words[3] if len(words) > 3 and words[1:3] == ["-m", "firstcall"] else " ".join(words[:2])
-        used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
-        pending.extend(int(child) for child in children)
-    return used
-
-
-def fresh_postgres(server_url: str) -> tuple[str, Callable[[], None]]:
-    """A new, empty database on the server; returns its URL and a function that drops it."""
-    import psycopg
-
-    name = f"bench_sms_{os.getpid()}_{int(time.time())}"
-    with psycopg.connect(server_url.rstrip("/") + "/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(server_url.rstrip("/") + "/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return server_url.rstrip("/") + "/" + name, drop
-
-
 def main() -> tuple[float, float]:
     postgres_server = os.environ.get("BENCH_POSTGRES_URL", "")
     database: dict[str, str] = {}
     drop_database: Callable[[], None] = lambda: None  # noqa: E731
     if postgres_server:
-        database["DATABASE_URL"], drop_database = fresh_postgres(postgres_server)
+        database["DATABASE_URL"], drop_database = fresh_postgres(postgres_server, "bench_sms")
         if os.environ.get("BENCH_REDIS_URL"):
             database["REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
             database["FIRSTCALL_HUEY_NAME"] = f"bench-sms-{os.getpid()}"

@@ -1,5 +1,6 @@
 """A process-local memo for configuration read on every new ticket and edited rarely: SLA
-targets and calendars, escalation policies, the triage matrix and rules.
+targets and calendars, escalation policies, the triage matrix and rules, a client's downtime
+figures and business-critical processes.
 
 A memoized lookup keeps its answer for ``FIRSTCALL_CONFIG_CACHE_SECONDS`` (0 turns the memo
 off). Saving or deleting a row of one of the watched models clears every memo at once in the
@@ -29,6 +30,8 @@ WATCHED_MODELS = (
     "sla.CalendarHours",
     "sla.ClosedDay",
     "sla.SlaTarget",
+    "clients.Client",
+    "clients.BusinessProcess",
     "clients.Contract",
     "escalation.EscalationPolicy",
     "escalation.EscalationLevel",

@@ -50,6 +50,8 @@ class _PreboundController(Controller):
 
     def __init__(self, handler: Any, host: str, **kwargs: Any) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # Accepted connections inherit it: no Nagle delay on each short SMTP reply.
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((host, 0))
         self._socket.listen(50)
         super().__init__(handler, hostname=host, port=self._socket.getsockname()[1], **kwargs)

@@ -8,7 +8,9 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 from firstcall.notify.outbound import deliver_now, due_delivery_ids
 
 
-@db_task()
+# Before other queued work: an acknowledgment or a page waiting behind a burst of escalation
+# steps is the delay people notice.
+@db_task(priority=10)
 def deliver(delivery_id: int) -> str | None:
     status = deliver_now(delivery_id)
     return status.value if status else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
@@ -97,6 +98,29 @@ def processes_for(client_id: int | None) -> tuple[ProcessSpec, ...]:
     return _specs(rows, zone)
 
 
+@memoized_config
+def _client_facts(
+    client_id: int | None,
+) -> tuple[str, int | None, Decimal | None, Decimal | None, tuple[ProcessSpec, ...]]:
+    """The client's name, downtime figures and business-critical processes."""
+    if client_id is None:
+        return "", None, None, None, ()
+    client = (
+        Client.objects.filter(pk=client_id)
+        .values_list("name", "time_zone", "headcount", "hourly_cost", "revenue_per_hour")
+        .first()
+    )
+    if client is None:
+        return "", None, None, None, ()
+    name, zone, headcount, hourly_cost, revenue_per_hour = client
+    processes: tuple[ProcessSpec, ...] = ()
+    if _valid_zone(zone):
+        processes = _specs(BusinessProcess.objects.filter(client_id=client_id), zone)
+    else:
+        logger.warning("client %s has an unknown time zone %r: its processes are ignored", client_id, zone)
+    return name, headcount, hourly_cost, revenue_per_hour, processes
+
+
 def facts_for_new_ticket(
     *,
     client_id: int | None,
@@ -114,24 +138,8 @@ def facts_for_new_ticket(
     override_reason: str = "",
 ) -> TicketFacts:
     """The engine's facts for a ticket: what the caller knows plus the client's figures and
-    processes. Two queries with a client, none without."""
-    name = ""
-    headcount = hourly_cost = revenue_per_hour = None
-    processes: tuple[ProcessSpec, ...] = ()
-    if client_id is not None:
-        client = (
-            Client.objects.filter(pk=client_id)
-            .values_list("name", "time_zone", "headcount", "hourly_cost", "revenue_per_hour")
-            .first()
-        )
-        if client is not None:
-            name, zone, headcount, hourly_cost, revenue_per_hour = client
-            if _valid_zone(zone):
-                processes = _specs(BusinessProcess.objects.filter(client_id=client_id), zone)
-            else:
-                logger.warning(
-                    "client %s has an unknown time zone %r: its processes are ignored", client_id, zone
-                )
+    processes (two queries with a client, none without; kept per process, see config_memo)."""
+    name, headcount, hourly_cost, revenue_per_hour, processes = _client_facts(client_id)
     return TicketFacts(
         subject=subject,
         body=body,
