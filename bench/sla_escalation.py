@@ -778,7 +778,8 @@ def pages_at_one_instant(
         f"3. {count:,} deadlines at one instant: {count:,} P1 tickets opened through open_ticket "
         f"{level.after_minutes} minutes before T (clock set back), default P1 policy; at T its "
         f"level {level.position + 1} pages {on_call.username} (on call) by email and text; "
-        f"firstcall run_huey ({settings.HUEY['consumer']['workers']} threads) on PostgreSQL + Redis"
+        f"firstcall run_huey ({settings.HUEY['consumer']['workers']} "
+        f"{settings.HUEY['consumer']['worker_type']} workers) on PostgreSQL + Redis"
     )
     print(
         f"  opened in {opening_took:.0f} s (T was {lead:.0f} s ahead); the assignees' pages at opening "

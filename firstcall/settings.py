@@ -202,9 +202,14 @@ else:
     }
 # Nothing reads task results: not storing them saves a queue write per task.
 HUEY["results"] = False
+# Threads share one core (Python's GIL); processes use every core for a burst of work (a
+# thousand pages at once) at the cost of memory.
+WORKER_TYPE = env_str("FIRSTCALL_WORKER_TYPE", "thread")
+if WORKER_TYPE not in ("thread", "process"):
+    raise ImproperlyConfigured(f"FIRSTCALL_WORKER_TYPE must be thread or process, not {WORKER_TYPE!r}")
 HUEY["consumer"] = {
     "workers": env_int("FIRSTCALL_WORKER_THREADS", 4, minimum=1),
-    "worker_type": "thread",
+    "worker_type": WORKER_TYPE,
     "initial_delay": 0.05,
     "backoff": 1.15,
     "max_delay": 0.25,

@@ -384,8 +384,25 @@ def test_demo_adopts_a_sender_who_mailed_in_before_it() -> None:
     }
 
 
-def test_a_bad_setting_is_reported_without_a_traceback(tmp_path: Path) -> None:
-    env = {**os.environ, "FIRSTCALL_DATA_DIR": str(tmp_path), "FIRSTCALL_SMTP_PORT": "twenty-five"}
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [
+        (
+            "FIRSTCALL_SMTP_PORT",
+            "twenty-five",
+            "FIRSTCALL_SMTP_PORT must be a whole number, got 'twenty-five'",
+        ),
+        (
+            "FIRSTCALL_WORKER_TYPE",
+            "greenlet",
+            "FIRSTCALL_WORKER_TYPE must be thread or process, not 'greenlet'",
+        ),
+    ],
+)
+def test_a_bad_setting_is_reported_without_a_traceback(
+    tmp_path: Path, name: str, value: str, error: str
+) -> None:
+    env = {**os.environ, "FIRSTCALL_DATA_DIR": str(tmp_path), name: value}
     env.pop("DJANGO_SETTINGS_MODULE", None)
 
     done = subprocess.run(
@@ -393,7 +410,4 @@ def test_a_bad_setting_is_reported_without_a_traceback(tmp_path: Path) -> None:
     )
 
     assert done.returncode == 1
-    assert (
-        done.stderr
-        == "firstcall: configuration error: FIRSTCALL_SMTP_PORT must be a whole number, got 'twenty-five'\n"
-    )
+    assert done.stderr == f"firstcall: configuration error: {error}\n"
