@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from firstcall.tickets.actions import Actor, audit
-from firstcall.tickets.models import Status, Ticket
+from firstcall.tickets.models import MessageKind, Status, Ticket
 from firstcall.triage.engine import TicketFacts, TriageResult
 from firstcall.triage.load import facts_for_new_ticket, triage_with_stored_settings
 from firstcall.triage.matrix import Impact, Urgency
@@ -53,7 +53,7 @@ def triage_fields(result: TriageResult) -> dict[str, Any]:
 def ticket_facts(ticket: Ticket, *, body: str | None = None) -> TicketFacts:
     """The triage facts of an existing ticket: its opening message and its overrides."""
     if body is None:
-        opening = ticket.messages.filter(kind="inbound").order_by("created_at", "id").first()
+        opening = ticket.messages.filter(kind=MessageKind.INBOUND).order_by("created_at", "id").first()
         body = opening.body_text if opening else ""
     return facts_for_new_ticket(
         client_id=ticket.client_id,

@@ -192,7 +192,8 @@ LOW_URGENCY_PHRASES: tuple[str, ...] = (
     "at your convenience",
 )
 
-# Alert severities that make a monitoring alert urgent (as intake treats them as emergencies).
+# Alert severities that make a monitoring alert urgent; intake marks such a firing alert an
+# emergency.
 URGENT_ALERT_SEVERITIES: frozenset[str] = frozenset({"critical", "page", "emergency", "disaster"})
 
 # Host-name parts that name a server (after dropping trailing digits): srv01, hp-nas01, DC1, fw-main.

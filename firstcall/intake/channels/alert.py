@@ -16,12 +16,12 @@ from typing import Any
 
 from firstcall.intake.models import InboundMessage
 from firstcall.intake.request import IncomingRequest, Person, Rejected
+from firstcall.triage.signals import URGENT_ALERT_SEVERITIES
 
 ALERTMANAGER = "alertmanager"
 GENERIC = "generic"
 FIRING = "firing"
 RESOLVED = "resolved"
-EMERGENCY_SEVERITIES = frozenset({"critical", "page", "emergency", "disaster"})
 NO_ACKNOWLEDGMENT = "monitoring alert: nobody to acknowledge"
 # Alertmanager's endsAt while an alert is firing.
 NO_END = "0001-01-01T00:00:00Z"
@@ -44,7 +44,7 @@ class Alert:
 
     @property
     def is_emergency(self) -> bool:
-        return self.status == FIRING and self.severity.lower() in EMERGENCY_SEVERITIES
+        return self.status == FIRING and self.severity.lower() in URGENT_ALERT_SEVERITIES
 
     def headline(self) -> str:
         return f"{self.title} on {self.host}" if self.host else self.title
