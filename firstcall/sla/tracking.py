@@ -37,10 +37,12 @@ class TicketHistory:
 
     status_changes: tuple[tuple[datetime, str], ...]
     last_staff_reply_at: datetime | None
+    # A ticket opened in this transaction: it has no stored clocks to look up.
+    new_ticket: bool = False
 
     @classmethod
     def of_new_ticket(cls) -> TicketHistory:
-        return cls((), None)
+        return cls((), None, new_ticket=True)
 
     @classmethod
     def load(cls, ticket: Ticket) -> TicketHistory:
@@ -150,11 +152,10 @@ def sync_clocks(
     check at each clock's next moment. Call inside the transaction of the change."""
     now = timezone.now()
     targets = targets or targets_for(ticket.client_id, ticket.priority)
-    new_ticket = history is not None and not history.status_changes
     history = history or TicketHistory.load(ticket)
     states = compute_clocks(ticket, targets, history)
-    existing = {} if new_ticket else {c.kind: c for c in SlaClock.objects.filter(ticket=ticket)}
-    to_create, to_update = [], []
+    existing = {} if history.new_ticket else {c.kind: c for c in SlaClock.objects.filter(ticket=ticket)}
+    to_create, to_update, moved = [], [], []
     for state in states:
         clock = existing.pop(state.kind, None)
         if clock is None:
@@ -162,7 +163,10 @@ def sync_clocks(
             to_create.append(clock)
         else:
             to_update.append(clock)
+        before = clock.next_check_at
         _apply_state(clock, state, targets, now)
+        if clock.next_check_at != before:
+            moved.append(clock)
     if to_create:
         SlaClock.objects.bulk_create(to_create)
     if to_update:
@@ -171,7 +175,8 @@ def sync_clocks(
         SlaClock.objects.filter(pk__in=[c.pk for c in existing.values()]).delete()
     clocks = to_create + to_update
     _store_ticket_due_times(ticket, clocks)
-    _schedule_checks(clocks)
+    # A task per new moment; one already scheduled for an unchanged moment still stands.
+    _schedule_checks(moved)
     return clocks
 
 

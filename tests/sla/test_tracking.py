@@ -11,10 +11,12 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from huey.contrib.djhuey import HUEY
 
 from firstcall.clients.models import Contact, Contract
 from firstcall.sla.models import ClockKind, SlaClock, SlaTarget
-from firstcall.sla.tracking import audit_clocks, check_clock, due_clock_ids, verify_clocks
+from firstcall.sla.tasks import check_sla_clock
+from firstcall.sla.tracking import audit_clocks, check_clock, due_clock_ids, sync_clocks, verify_clocks
 from firstcall.tickets.actions import Actor, open_ticket
 from firstcall.tickets.models import Channel, Ticket
 from tests.escalation.test_escalation_races import ON_POSTGRESQL, race
@@ -115,3 +117,33 @@ def test_two_workers_at_the_same_moment_warn_once(carl: Contact) -> None:
     assert sorted(map(str, race(lambda: check_clock(clock.pk, now=warn)))) == ["None", "warned"]
     clock.refresh_from_db()
     assert clock.warned_at == warn
+
+
+def test_a_task_waits_at_each_new_moment_and_an_unchanged_moment_gets_no_second_one(
+    carl: Contact, django_capture_on_commit_callbacks: Capture
+) -> None:
+    HUEY.storage.flush_schedule()
+    Contract.objects.filter(client_id=carl.client_id).update(starts_on=date(2020, 1, 1))
+    with time_machine.travel(OPENED, tick=False), django_capture_on_commit_callbacks(execute=True):
+        opened = open_ticket(
+            client_id=carl.client_id,
+            requester=carl,
+            subject="Second monitor flickers",
+            channel=Channel.EMAIL,
+            actor=Actor(contact=carl),
+        )
+    waiting = SlaClock.objects.filter(ticket=opened, next_check_at__isnull=False)
+    clock_ids = sorted(waiting.values_list("pk", flat=True))
+    assert clock_ids and sorted(clock_tasks()) == clock_ids
+    with (
+        time_machine.travel(OPENED + timedelta(minutes=5), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        sync_clocks(opened)  # nothing moved
+    assert sorted(clock_tasks()) == clock_ids
+    HUEY.storage.flush_schedule()
+
+
+def clock_tasks() -> list[int]:
+    """The clock ids of the SLA checks waiting in Huey's schedule."""
+    return [task.args[0] for task in HUEY.scheduled() if isinstance(task, check_sla_clock.task_class)]
