@@ -6,7 +6,6 @@ The wording the client sees is all here, in ``CLIENT_AUDIENCE`` and the ``public
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +17,7 @@ from firstcall.accounts.models import Role, User
 from firstcall.clients.models import normalize_phone
 from firstcall.escalation.models import Escalation, EscalationLevel, Page, PageChannel, TargetKind
 from firstcall.notify.models import Delivery, DeliveryPurpose
-from firstcall.notify.outbound import _enqueue_on_commit, _new_message_id
+from firstcall.notify.outbound import enqueue_delivery_on_commit, sender_and_message_id
 from firstcall.tickets.actions import Actor, add_message
 from firstcall.tickets.models import Channel, MessageKind, Ticket
 
@@ -209,23 +208,18 @@ def _queue_staff_message(
     """One message to a staff member: a staff-only timeline entry and its Delivery, sent after
     commit. ``template`` names ``<template>_email.txt`` and ``<template>_sms.txt``; a call says
     ``spoken`` (notify.voice adds the key to acknowledge)."""
+    from_address, rfc_message_id = sender_and_message_id(channel)
     if channel == PageChannel.PHONE:
         if not spoken:
             raise ValueError("a voice call needs the words it says")
         subject = ""
         body = spoken
-        rfc_message_id = f"call-{uuid.uuid4()}"
-        from_address = settings.FIRSTCALL_SMS_FROM
     elif channel == PageChannel.SMS:
         subject = ""
         body = render_to_string(f"{template}_sms.txt", context).strip()
-        rfc_message_id = f"sms-{uuid.uuid4()}"
-        from_address = settings.FIRSTCALL_SMS_FROM
     else:
         subject = subject[:300]
         body = render_to_string(f"{template}_email.txt", context)
-        rfc_message_id = _new_message_id()
-        from_address = settings.DEFAULT_FROM_EMAIL
     # A note, not an event: it names staff and where they were reached; the client reads only
     # the plain public line.
     message = add_message(
@@ -252,5 +246,5 @@ def _queue_staff_message(
         auto_submitted=True,
         created_at=now,
     )
-    _enqueue_on_commit(delivery.pk)
+    enqueue_delivery_on_commit(delivery.pk)
     return delivery

@@ -26,12 +26,23 @@ log = logging.getLogger(__name__)
 CLAIM_SECONDS = 120
 
 
-def _new_message_id() -> str:
+def _email_message_id() -> str:
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "firstcall.localhost"
     return make_msgid(idstring="fc", domain=domain).strip("<>")
 
 
-def _enqueue_on_commit(delivery_id: int) -> None:
+def sender_and_message_id(channel: str) -> tuple[str, str]:
+    """Our sending address and a fresh id for one outbound message on ``channel``: the SMS
+    number for texts and calls, the support address (and an RFC 5322 Message-ID) for email."""
+    if channel == Channel.SMS:
+        return settings.FIRSTCALL_SMS_FROM, f"sms-{uuid.uuid4()}"
+    if channel == Channel.PHONE:
+        return settings.FIRSTCALL_SMS_FROM, f"call-{uuid.uuid4()}"
+    return settings.DEFAULT_FROM_EMAIL, _email_message_id()
+
+
+def enqueue_delivery_on_commit(delivery_id: int) -> None:
+    """Send the delivery by a task once the transaction that created it commits."""
     from firstcall.notify.tasks import deliver
 
     transaction.on_commit(lambda: deliver(delivery_id))
@@ -132,15 +143,14 @@ def schedule_acknowledgment(ticket: Ticket, inbound_message: Message, route: Rou
         "msp_name": settings.FIRSTCALL_MSP_NAME,
         "portal_url": settings.FIRSTCALL_PUBLIC_URL,
     }
+    from_address, rfc_message_id = sender_and_message_id(route.channel)
     if route.channel == Channel.SMS:
         subject = ""
         body = render_to_string("notify/acknowledgment_sms.txt", context).strip()
-        rfc_message_id = f"sms-{uuid.uuid4()}"
         in_reply_to = ""
     else:
         subject = reply_subject(ticket, inbound_message.subject)
         body = render_to_string("notify/acknowledgment.txt", context)
-        rfc_message_id = _new_message_id()
         in_reply_to = inbound_message.rfc_message_id
     message = add_message(
         ticket,
@@ -156,9 +166,7 @@ def schedule_acknowledgment(ticket: Ticket, inbound_message: Message, route: Rou
         purpose=DeliveryPurpose.ACKNOWLEDGMENT,
         channel=route.channel,
         to_address=route.address,
-        from_address=settings.FIRSTCALL_SMS_FROM
-        if route.channel == Channel.SMS
-        else settings.DEFAULT_FROM_EMAIL,
+        from_address=from_address,
         subject=subject,
         body_text=body,
         rfc_message_id=rfc_message_id,
@@ -166,13 +174,13 @@ def schedule_acknowledgment(ticket: Ticket, inbound_message: Message, route: Rou
         references=in_reply_to,
         auto_submitted=True,
     )
-    _enqueue_on_commit(delivery.pk)
+    enqueue_delivery_on_commit(delivery.pk)
     return message
 
 
 def schedule_reply(ticket: Ticket, message: Message, to_address: str) -> Delivery:
     """Queue a staff reply (already on the timeline as ``message``) for sending by email."""
-    rfc_message_id = message.rfc_message_id or _new_message_id()
+    rfc_message_id = message.rfc_message_id or _email_message_id()
     if not message.rfc_message_id:
         Message.objects.filter(pk=message.pk).update(rfc_message_id=rfc_message_id)
         message.rfc_message_id = rfc_message_id
@@ -193,7 +201,7 @@ def schedule_reply(ticket: Ticket, message: Message, to_address: str) -> Deliver
         in_reply_to=thread_ids[-1] if thread_ids else "",
         references=" ".join(thread_ids[-20:]),
     )
-    _enqueue_on_commit(delivery.pk)
+    enqueue_delivery_on_commit(delivery.pk)
     return delivery
 
 
