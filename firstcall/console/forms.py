@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -17,10 +18,30 @@ ALL_STATUSES = "all"
 OPEN_WORK_STATUSES = (Status.NEW, Status.OPEN, Status.WAITING_ON_CLIENT)
 ASSIGNEE_ME = "me"
 ASSIGNEE_NONE = "unassigned"
-# The queue's orders: newest first (the default), or by priority with the costliest downtime
-# first among tickets of equal priority.
+# A priority filter value meaning "P1 or P2": the tickets that page people.
+URGENT_PRIORITIES = "P1P2"
+# The queue's orders. The default puts first what needs a human next: tickets past an SLA
+# deadline, then those about to be, then by priority and downtime cost (see queries.ticket_queue).
+SORT_ATTENTION = "attention"
 SORT_NEWEST = "newest"
 SORT_PRIORITY = "priority"
+
+
+@dataclass(frozen=True)
+class SavedView:
+    slug: str
+    label: str
+    filters: dict[str, str]
+
+
+# One-click views over the queue: each is a link with its filters in the query string, so it
+# can be refined further, bookmarked and shared.
+SAVED_VIEWS: tuple[SavedView, ...] = (
+    SavedView("mine", "My tickets", {"assignee": ASSIGNEE_ME}),
+    SavedView("unassigned", "Unassigned", {"assignee": ASSIGNEE_NONE}),
+    SavedView("urgent", "P1/P2", {"priority": URGENT_PRIORITIES}),
+    SavedView("waiting", "Waiting on client", {"status": Status.WAITING_ON_CLIENT}),
+)
 
 MAX_MESSAGE_CHARS = 50_000
 
@@ -45,22 +66,26 @@ class TicketFilterForm(forms.Form):
         label="Client", required=False, queryset=Client.objects.order_by("name"), empty_label="All clients"
     )
     priority = forms.ChoiceField(
-        label="Priority", required=False, choices=[("", "All priorities"), *Priority.choices]
+        label="Priority",
+        required=False,
+        choices=[("", "All priorities"), (URGENT_PRIORITIES, "P1 or P2"), *Priority.choices],
     )
     channel = forms.ChoiceField(
         label="Channel", required=False, choices=[("", "All channels"), *Channel.choices]
     )
     assignee = forms.ChoiceField(label="Assignee", required=False)
+    team = forms.ChoiceField(label="Team", required=False)
     sort = forms.ChoiceField(
         label="Order",
         required=False,
         choices=[
-            (SORT_NEWEST, "Newest first"),
+            (SORT_ATTENTION, "Needs attention first"),
             (SORT_PRIORITY, "Priority, then downtime cost"),
+            (SORT_NEWEST, "Newest first"),
         ],
     )
 
-    def __init__(self, *args: Any, staff: list[User], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, staff: list[User], teams: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         assignee = self.fields["assignee"]
         assert isinstance(assignee, forms.ChoiceField)
@@ -70,12 +95,15 @@ class TicketFilterForm(forms.Form):
             (ASSIGNEE_NONE, "Unassigned"),
             *staff_choices(staff),
         ]
+        team = self.fields["team"]
+        assert isinstance(team, forms.ChoiceField)
+        team.choices = [("", "All teams"), *((name, name) for name in teams)]
 
     def clean_status(self) -> str:
         return str(self.cleaned_data.get("status") or OPEN_WORK)
 
     def clean_sort(self) -> str:
-        return str(self.cleaned_data.get("sort") or SORT_NEWEST)
+        return str(self.cleaned_data.get("sort") or SORT_ATTENTION)
 
 
 class ReplyForm(forms.Form):

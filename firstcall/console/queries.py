@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import Case, F, IntegerField, Prefetch, QuerySet, Value, When
+from django.utils import timezone
 
 from firstcall.accounts.models import User
 from firstcall.clients.models import Contract, PhoneNumber
@@ -17,7 +19,9 @@ from firstcall.console.forms import (
     ASSIGNEE_NONE,
     OPEN_WORK,
     OPEN_WORK_STATUSES,
+    SORT_NEWEST,
     SORT_PRIORITY,
+    URGENT_PRIORITIES,
 )
 from firstcall.escalation.engine import active_escalation
 from firstcall.escalation.models import Escalation, EscalationLevel, Page
@@ -31,6 +35,7 @@ from firstcall.tickets.models import (
     Ticket,
     format_ticket_number,
 )
+from firstcall.triage.priority import Priority
 
 CANONICAL_NUMBER = re.compile(r"^T-(\d{6,})$")
 
@@ -39,16 +44,52 @@ def staff_users() -> list[User]:
     return list(User.objects.filter(is_active=True).order_by("first_name", "last_name", "username"))
 
 
-def ticket_queue(filters: dict[str, Any], viewer: User) -> QuerySet[Ticket]:
-    """Tickets matching the queue filters (cleaned data of TicketFilterForm), newest first; or,
-    sorted by priority, P1 first and among equal priorities the costliest downtime first (no
-    estimate last), then newest first."""
-    tickets = Ticket.objects.select_related("client", "requester", "assignee")
-    if filters.get("sort") == SORT_PRIORITY:
-        # "P1" < "P2" < … as text: the stored values sort as the priorities do.
-        tickets = tickets.order_by("priority", F("cost_per_hour").desc(nulls_last=True), "-created_at", "-id")
-    else:
+# A running SLA clock due within this long counts as about to breach: it goes to the top.
+ABOUT_TO_BREACH = timedelta(minutes=30)
+
+
+class Attention:
+    """The queue's first ordering key: past an SLA deadline, about to be, or neither."""
+
+    BREACHED = 0
+    ABOUT_TO_BREACH = 1
+    ON_TRACK = 2
+
+
+def with_attention(tickets: QuerySet[Ticket], now: datetime) -> QuerySet[Ticket]:
+    """Annotate ``attention`` from the ticket's earliest running SLA deadline (``sla_due_at``:
+    paused and stopped clocks are not in it)."""
+    return tickets.annotate(
+        attention=Case(
+            When(sla_due_at__lte=now, then=Value(Attention.BREACHED)),
+            When(sla_due_at__lte=now + ABOUT_TO_BREACH, then=Value(Attention.ABOUT_TO_BREACH)),
+            default=Value(Attention.ON_TRACK),
+            output_field=IntegerField(),
+        )
+    )
+
+
+def ticket_queue(filters: dict[str, Any], viewer: User, now: datetime | None = None) -> QuerySet[Ticket]:
+    """Tickets matching the queue filters (cleaned data of TicketFilterForm) in the chosen order.
+
+    The default order is what needs a human next: past an SLA deadline first, then about to
+    be (within ABOUT_TO_BREACH), then the rest; within each, P1 first, then the costliest
+    downtime (no estimate last), then the nearest deadline, then the longest waiting. The
+    other orders: priority then cost (ignoring deadlines), or newest first.
+    """
+    now = now or timezone.now()
+    tickets = with_attention(Ticket.objects.select_related("client", "requester", "assignee"), now)
+    # "P1" < "P2" < … as text: the stored values sort as the priorities do.
+    costliest_first = F("cost_per_hour").desc(nulls_last=True)
+    sort = filters.get("sort")
+    if sort == SORT_PRIORITY:
+        tickets = tickets.order_by("priority", costliest_first, "-created_at", "-id")
+    elif sort == SORT_NEWEST:
         tickets = tickets.order_by("-created_at", "-id")
+    else:
+        tickets = tickets.order_by(
+            "attention", "priority", costliest_first, F("sla_due_at").asc(nulls_last=True), "created_at", "id"
+        )
     status = filters.get("status") or OPEN_WORK
     if status == OPEN_WORK:
         tickets = tickets.filter(status__in=OPEN_WORK_STATUSES)
@@ -56,10 +97,15 @@ def ticket_queue(filters: dict[str, Any], viewer: User) -> QuerySet[Ticket]:
         tickets = tickets.filter(status=status)
     if filters.get("client") is not None:
         tickets = tickets.filter(client=filters["client"])
-    if filters.get("priority"):
-        tickets = tickets.filter(priority=filters["priority"])
+    priority = filters.get("priority") or ""
+    if priority == URGENT_PRIORITIES:
+        tickets = tickets.filter(priority__in=(Priority.P1, Priority.P2))
+    elif priority:
+        tickets = tickets.filter(priority=priority)
     if filters.get("channel"):
         tickets = tickets.filter(channel=filters["channel"])
+    if filters.get("team"):
+        tickets = tickets.filter(team=filters["team"])
     assignee = filters.get("assignee") or ""
     if assignee == ASSIGNEE_ME:
         tickets = tickets.filter(assignee=viewer)
@@ -68,6 +114,17 @@ def ticket_queue(filters: dict[str, Any], viewer: User) -> QuerySet[Ticket]:
     elif assignee:
         tickets = tickets.filter(assignee_id=int(assignee))
     return tickets
+
+
+def open_ticket_teams() -> list[str]:
+    """The teams that open work is routed to (by triage rules or an escalation to engineering)."""
+    return list(
+        Ticket.objects.filter(status__in=OPEN_WORK_STATUSES)
+        .exclude(team="")
+        .order_by("team")
+        .values_list("team", flat=True)
+        .distinct()
+    )
 
 
 def ticket_id_from_number(number: str) -> int | None:

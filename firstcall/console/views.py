@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -16,11 +17,14 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from firstcall.accounts.models import Role, User
 from firstcall.console import panels, queries
 from firstcall.console.forms import (
+    SAVED_VIEWS,
+    SORT_ATTENTION,
     SORT_PRIORITY,
     AssignForm,
     NoteForm,
@@ -93,23 +97,28 @@ def is_htmx_fragment_request(request: HttpRequest) -> bool:
 def ticket_list(request: HttpRequest) -> HttpResponse:
     viewer = staff_user(request)
     staff = queries.staff_users()
-    form = TicketFilterForm(request.GET or None, staff=staff)
+    form = TicketFilterForm(request.GET or None, staff=staff, teams=queries.open_ticket_teams())
     filters: dict[str, Any] = {}
     if form.is_bound:
         form.is_valid()
         filters = form.cleaned_data  # the valid filters; an unreadable one is ignored
-    page = Paginator(queries.ticket_queue(filters, viewer), TICKETS_PER_PAGE).get_page(
+    now = timezone.now()
+    page = Paginator(queries.ticket_queue(filters, viewer, now), TICKETS_PER_PAGE).get_page(
         request.GET.get("page")
     )
     query = request.GET.copy()
     query.pop("page", None)
+    chosen = {key: value for key, value in query.items() if value}
     context = {
         **site_context(),
         "form": form,
         "page": page,
         "tickets": list(page.object_list),
+        "now": now,
+        "saved_views": [(view, urlencode(view.filters), chosen == view.filters) for view in SAVED_VIEWS],
         "filter_query": query.urlencode(),
         "refresh_url": request.get_full_path(),
+        "sorted_by_deadline": filters.get("sort", SORT_ATTENTION) == SORT_ATTENTION,
         "sorted_by_priority": filters.get("sort") == SORT_PRIORITY,
         "nav": "queue",
     }
@@ -253,7 +262,7 @@ def ticket_assign(request: HttpRequest, number: str) -> HttpResponse:
     assignee: User | None = form.cleaned_data["assignee"]
     if assignee is not None and assignee.pk == ticket.assignee_id:
         messages.info(request, f"{ticket.number} is already assigned to {assignee.display_name}.")
-        return _back(ticket)
+        return _back_to_next_or(request, ticket)
     assign(ticket, assignee, actor=Actor(user=viewer, label=STAFF_LABEL))
     if assignee is None:
         messages.success(request, f"{ticket.number} is now unassigned.")
@@ -261,6 +270,17 @@ def ticket_assign(request: HttpRequest, number: str) -> HttpResponse:
         messages.success(request, f"{ticket.number} is now assigned to you.")
     else:
         messages.success(request, f"{ticket.number} is now assigned to {assignee.display_name}.")
+    return _back_to_next_or(request, ticket)
+
+
+def _back_to_next_or(request: HttpRequest, ticket: Ticket) -> HttpResponse:
+    """Back where the action was taken (e.g. the queue, for the 'a' shortcut) if that is a page
+    of this site, else to the ticket."""
+    next_url = request.POST.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(next_url)
     return _back(ticket)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
@@ -61,8 +61,8 @@ def test_default_filter_is_open_work(
     closed = new_ticket(carl, "Closed one")
     transition(closed, Status.CLOSED, actor=Actor.system())
 
-    assert numbers(as_bob.get("/").content.decode()) == [waiting.number, new_one.number]
-    everything = numbers(as_bob.get("/?status=all").content.decode())
+    assert numbers(as_bob.get("/?sort=newest").content.decode()) == [waiting.number, new_one.number]
+    everything = numbers(as_bob.get("/?status=all&sort=newest").content.decode())
     assert everything == [closed.number, resolved.number, waiting.number, new_one.number]
     assert numbers(as_bob.get("/?status=resolved").content.decode()) == [resolved.number]
 
@@ -76,7 +76,7 @@ def test_filter_by_client_priority_and_channel(
 
     assert numbers(as_bob.get(f"/?client={priya.client_id}").content.decode()) == [law_ticket.number]
     assert numbers(as_bob.get("/?priority=P1").content.decode()) == [dental_web_p1.number]
-    assert numbers(as_bob.get("/?channel=email").content.decode()) == [
+    assert numbers(as_bob.get("/?channel=email&sort=newest").content.decode()) == [
         law_ticket.number,
         dental_email.number,
     ]
@@ -103,7 +103,7 @@ def test_unreadable_filter_is_ignored_and_the_others_apply(
 ) -> None:
     dental = new_ticket(dana, "Printer")
     law = new_ticket(priya, "VPN")
-    response = as_bob.get("/?priority=P9&client=999")
+    response = as_bob.get("/?priority=P9&client=999&sort=newest")
     assert response.status_code == 200
     assert numbers(response.content.decode()) == [law.number, dental.number]
     assert numbers(as_bob.get(f"/?priority=P9&client={priya.client_id}").content.decode()) == [law.number]
@@ -112,13 +112,13 @@ def test_unreadable_filter_is_ignored_and_the_others_apply(
 def test_fifty_per_page(as_bob: HttpClient, dana: Contact, new_ticket: NewTicket) -> None:
     start = timezone.now() - timedelta(days=1)
     tickets = [new_ticket(dana, f"Ticket {i}", created_at=start + timedelta(minutes=i)) for i in range(55)]
-    first = as_bob.get("/").content.decode()
+    first = as_bob.get("/?sort=newest").content.decode()
     assert numbers(first) == [t.number for t in reversed(tickets[5:])]
     assert "55 tickets" in first and "page 1 of 2" in first
-    assert 'href="/?page=2"' in first
-    second = as_bob.get("/?status=open_work&page=2").content.decode()
+    assert 'href="/?sort=newest&amp;page=2"' in first
+    second = as_bob.get("/?status=open_work&sort=newest&page=2").content.decode()
     assert numbers(second) == [t.number for t in reversed(tickets[:5])]
-    assert 'href="/?status=open_work&amp;page=1"' in second
+    assert 'href="/?status=open_work&amp;sort=newest&amp;page=1"' in second
 
 
 def test_htmx_request_gets_only_the_results_fragment(
@@ -185,8 +185,7 @@ def test_priority_order_puts_the_costliest_downtime_first_among_equals(
         no_estimate.number,  # no estimate: last among its priority
     ]
     assert "≈ 1,775.00/h" in by_priority and "≈ 275.00/h" in by_priority
-    # The default order is unchanged: newest first.
-    assert numbers(as_bob.get("/").content.decode()) == [
+    assert numbers(as_bob.get("/?sort=newest").content.decode()) == [
         emergency.number,
         another_person.number,
         company.number,
@@ -204,7 +203,7 @@ def test_priority_order_pages_read_previous_and_next(
         new_ticket(dana, f"Ticket {i}")
     html = as_bob.get("/?sort=priority").content.decode()
     assert "Next →" in html and "Older →" not in html
-    assert "Older →" in as_bob.get("/").content.decode()
+    assert "Older →" in as_bob.get("/?sort=newest").content.decode()
 
 
 def make_tickets(count: int, dana: Contact, priya: Contact, staff: list[User], new_ticket: NewTicket) -> None:
@@ -226,16 +225,14 @@ def test_queue_query_count_does_not_grow_with_rows(
     django_assert_num_queries: Any,
 ) -> None:
     make_tickets(count, dana, priya, [alice, bob, erin], new_ticket)
-    # session, user, staff list (assignee filter), clients (client filter), count, page of tickets
-    with django_assert_num_queries(6):
-        response = as_bob.get("/?status=all")
-    assert len(numbers(response.content.decode())) == min(count, 50)
-    # Ordered by priority and downtime cost: the same queries.
-    with django_assert_num_queries(6):
-        response = as_bob.get("/?status=all&sort=priority")
-    assert len(numbers(response.content.decode())) == min(count, 50)
+    # session, user, staff list (assignee filter), teams of open work (team filter), clients
+    # (client filter), count, page of tickets
+    for order in ("attention", "priority", "newest"):
+        with django_assert_num_queries(7):
+            response = as_bob.get(f"/?status=all&sort={order}")
+        assert len(numbers(response.content.decode())) == min(count, 50)
     # The 15-second refresh renders no filter form, so no client list.
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         as_bob.get("/", headers={"HX-Request": "true"})
 
 
@@ -246,3 +243,124 @@ def test_relative_time_comes_from_the_clock(as_bob: HttpClient, dana: Contact, n
     with time_machine.travel(start + timedelta(minutes=20), tick=False):
         html = as_bob.get("/").content.decode()
     assert "20\xa0minutes ago" in html
+
+
+def test_default_order_puts_breached_then_about_to_breach_first(
+    as_bob: HttpClient,
+    dental_contract_since_2020: Any,
+    carl: Contact,
+    dana: Contact,
+    new_ticket: NewTicket,
+) -> None:
+    """Bright Smile Dental's first-response targets (24×7): P1 15 min, P2 1 h, P3 2 h."""
+    from tests.console.conftest import minutes_after_t0
+
+    def opened(minutes: float, subject: str, **kwargs: Any) -> Ticket:
+        with time_machine.travel(minutes_after_t0(minutes), tick=False):
+            return new_ticket(carl, subject, **kwargs)
+
+    late_p3 = opened(-180, "Printer jam")  # due T0 -60: breached an hour ago
+    fresh_p1 = opened(0, "Server down", is_emergency=True)  # due T0 +15: about to breach
+    near_p3 = opened(-100, "Scanner jam")  # due T0 +20: about to breach
+    calm_p2 = opened(-10, "Nobody can print")  # due T0 +50: on track
+    paused_p2 = opened(-5, "Nobody can scan")  # waiting on the client: clocks paused
+    with time_machine.travel(minutes_after_t0(-4), tick=False):
+        transition(paused_p2, Status.WAITING_ON_CLIENT, actor=Actor.system())
+    assert [t.priority for t in (late_p3, fresh_p1, near_p3, calm_p2, paused_p2)] == [
+        "P3",
+        "P1",
+        "P3",
+        "P2",
+        "P2",
+    ]
+
+    with time_machine.travel(minutes_after_t0(0), tick=False):
+        html = as_bob.get("/").content.decode()
+    assert numbers(html) == [
+        late_p3.number,  # past its deadline: first whatever its priority
+        fresh_p1.number,  # about to breach, P1
+        near_p3.number,  # about to breach, P3
+        calm_p2.number,  # on track, nearest deadline first
+        paused_p2.number,  # paused: no running deadline
+    ]
+    rows = re.findall(r'<tr class="queue-row([^"]*)"\s+data-ticket="(T-\d+)"', html)
+    by_number = {number: classes for classes, number in rows}
+    assert "is-breached" in by_number[late_p3.number]
+    assert "is-at-risk" in by_number[fresh_p1.number] and "is-at-risk" in by_number[near_p3.number]
+    assert "is-breached" not in by_number[calm_p2.number] and "is-at-risk" not in by_number[calm_p2.number]
+    # The countdowns, as the server writes them (console.js keeps them moving).
+    assert ">1 h 00 min overdue</time>" in html
+    assert ">in 15 min</time>" in html and ">in 20 min</time>" in html and ">in 50 min</time>" in html
+    assert ">Paused<" in html
+
+
+def test_countdown_words() -> None:
+    from datetime import datetime
+
+    from firstcall.console.templatetags.console_tags import countdown_words
+
+    now = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    assert countdown_words(now + timedelta(minutes=4, seconds=30), now) == "in 4 min"
+    assert countdown_words(now + timedelta(hours=1, minutes=5), now) == "in 1 h 05 min"
+    assert countdown_words(now - timedelta(minutes=12), now) == "12 min overdue"
+    assert countdown_words(now - timedelta(days=2, hours=3, minutes=1), now) == "2 d 3 h overdue"
+    assert countdown_words(now, now) == "0 min overdue"
+
+
+def test_saved_views_are_links_to_their_filters(
+    as_bob: HttpClient, bob: User, carl: Contact, new_ticket: NewTicket
+) -> None:
+    mine = new_ticket(carl, "Mine")
+    assign(mine, bob, actor=Actor.system())
+    nobodys = new_ticket(carl, "Nobody's")
+    urgent = new_ticket(carl, "Server down", is_emergency=True)
+    waiting = new_ticket(carl, "Waiting one")
+    transition(waiting, Status.WAITING_ON_CLIENT, actor=Actor.system())
+
+    html = as_bob.get("/").content.decode()
+    for label, query in [
+        ("My tickets", "assignee=me"),
+        ("Unassigned", "assignee=unassigned"),
+        ("P1/P2", "priority=P1P2"),
+        ("Waiting on client", "status=waiting_on_client"),
+    ]:
+        assert f'<a href="/?{query}">{label}</a>' in html
+    assert '<a href="/" aria-current="page">Open work</a>' in html
+
+    mine_page = as_bob.get("/?assignee=me").content.decode()
+    assert numbers(mine_page) == [mine.number]
+    assert '<a href="/?assignee=me" aria-current="page">My tickets</a>' in mine_page
+    assert set(numbers(as_bob.get("/?assignee=unassigned").content.decode())) == {
+        nobodys.number,
+        urgent.number,
+        waiting.number,
+    }
+    assert numbers(as_bob.get("/?priority=P1P2").content.decode()) == [urgent.number]
+    assert numbers(as_bob.get("/?status=waiting_on_client").content.decode()) == [waiting.number]
+
+
+def test_filter_by_team(as_bob: HttpClient, dana: Contact, new_ticket: NewTicket) -> None:
+    network = new_ticket(dana, "VPN")
+    Ticket.objects.filter(pk=network.pk).update(team="Network")
+    new_ticket(dana, "Printer")
+    html = as_bob.get("/").content.decode()
+    assert '<option value="Network">Network</option>' in html
+    assert numbers(as_bob.get("/?team=Network").content.decode()) == [network.number]
+
+
+def test_assign_to_me_shortcut_returns_to_the_queue(
+    as_bob: HttpClient, bob: User, dana: Contact, new_ticket: NewTicket
+) -> None:
+    ticket = new_ticket(dana, "Printer")
+    html = as_bob.get("/?sort=newest").content.decode()
+    assert f'data-assign-url="/tickets/{ticket.number}/assign/"' in html
+    assert 'id="queue-assign-form"' in html
+    response = as_bob.post(f"/tickets/{ticket.number}/assign/", {"assignee": "me", "next": "/?sort=newest"})
+    assert response.status_code == 302 and response["Location"] == "/?sort=newest"
+    ticket.refresh_from_db()
+    assert ticket.assignee == bob
+    # Somewhere else than this site: back to the ticket instead.
+    elsewhere = as_bob.post(
+        f"/tickets/{ticket.number}/assign/", {"assignee": "", "next": "https://evil.example/"}
+    )
+    assert elsewhere["Location"] == f"/tickets/{ticket.number}/"
