@@ -9,6 +9,7 @@ from django import forms
 
 from firstcall.accounts.models import User
 from firstcall.clients.models import Client
+from firstcall.notify.outbound import Route
 from firstcall.tickets.models import Channel, Status
 from firstcall.triage.matrix import Impact, Urgency
 from firstcall.triage.priority import Priority
@@ -106,19 +107,58 @@ class TicketFilterForm(forms.Form):
         return str(self.cleaned_data.get("sort") or SORT_ATTENTION)
 
 
+# Twilio's limit for one text (it splits longer ones into up to 10 segments).
+MAX_SMS_CHARS = 1600
+
+
+def route_value(route: Route) -> str:
+    return f"{route.channel}:{route.address}"
+
+
+def route_label(route: Route) -> str:
+    return f"Email to {route.address}" if route.channel == Channel.EMAIL else f"Text to {route.address}"
+
+
 class ReplyForm(forms.Form):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    """A reply and where it goes: one of the requester's reachable addresses (email, or a number
+    that takes texts), by default the channel they used."""
+
+    def __init__(self, *args: Any, routes: list[Route], usual: Route | None = None, **kwargs: Any) -> None:
         # Reply and note share a page: distinct ids keep each label tied to its own box.
         kwargs.setdefault("auto_id", "id_reply_%s")
         super().__init__(*args, **kwargs)
+        self.routes = {route_value(route): route for route in routes}
+        field = self.fields["route"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(value, route_label(route)) for value, route in self.routes.items()]
+        if usual is not None:
+            field.initial = route_value(usual)
 
     body = forms.CharField(
         label="Reply to the requester",
         max_length=MAX_MESSAGE_CHARS,
         widget=forms.Textarea(attrs={"rows": 6}),
-        help_text="Emailed to the requester and shown on the timeline.",
+        help_text="Sent to the requester and shown on the timeline.",
         error_messages={"required": "Write the reply before sending it."},
     )
+    route = forms.ChoiceField(
+        label="Send by",
+        required=False,
+        error_messages={"invalid_choice": "Choose one of the requester's addresses."},
+    )
+
+    def clean_route(self) -> Route | None:
+        value = self.cleaned_data.get("route") or ""
+        return self.routes.get(value) if value else None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        route, body = cleaned.get("route"), cleaned.get("body") or ""
+        if isinstance(route, Route) and route.channel == Channel.SMS and len(body.strip()) > MAX_SMS_CHARS:
+            self.add_error(
+                "body", f"A text can hold {MAX_SMS_CHARS} characters; shorten it or send an email."
+            )
+        return cleaned
 
 
 class NoteForm(forms.Form):
@@ -196,3 +236,47 @@ class PriorityOverrideForm(forms.Form):
     def clean_urgency(self) -> Urgency | None:
         value = self.cleaned_data.get("urgency") or ""
         return Urgency(value) if value else None
+
+
+class HandoverForm(forms.Form):
+    """Escalate to engineering: a handover note and, optionally, the engineer who takes it."""
+
+    def __init__(self, *args: Any, engineers: list[User], **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_handover_%s")
+        super().__init__(*args, **kwargs)
+        self.engineers = {str(user.pk): user for user in engineers}
+        field = self.fields["engineer"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "Engineering queue (unassigned)"), *staff_choices(engineers)]
+
+    note = forms.CharField(
+        label="Handover note",
+        max_length=MAX_MESSAGE_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For the engineer: the problem, what was tried, what the client said. Staff only.",
+        error_messages={"required": "Write a handover note: what the problem is and what was tried."},
+    )
+    engineer = forms.ChoiceField(label="Hand over to", required=False)
+
+    def clean_engineer(self) -> User | None:
+        value = self.cleaned_data.get("engineer") or ""
+        return self.engineers.get(value) if value else None
+
+
+class MergeForm(forms.Form):
+    """Merge this ticket (a duplicate) into another, named by its number."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_merge_%s")
+        super().__init__(*args, **kwargs)
+
+    into = forms.CharField(
+        label="Merge into ticket",
+        max_length=20,
+        help_text=(
+            "The number of the ticket that stays, e.g. T-000123. "
+            "This one is closed and its timeline moves there."
+        ),
+        widget=forms.TextInput(attrs={"placeholder": "T-000123", "autocomplete": "off"}),
+        error_messages={"required": "Give the number of the ticket to merge into."},
+    )

@@ -20,9 +20,11 @@ from firstcall.escalation.pages import LevelInWords, public_acknowledged_text
 from firstcall.notify.models import DeliveryStatus
 from firstcall.notify.outbound import describe_target
 from firstcall.sla.models import ClockKind, SlaClock
+from firstcall.sla.targets import targets_for
 from firstcall.tickets.models import Ticket
 from firstcall.triage.engine import Dimension, Reason
 from firstcall.triage.matrix import Impact, Urgency
+from firstcall.triage.priority import Priority
 
 CLOCK_ORDER = {kind.value: index for index, kind in enumerate(ClockKind)}
 
@@ -31,6 +33,18 @@ def local_time(moment: datetime, zone: ZoneInfo) -> str:
     """'Mon 30 Nov 10:45 CST': a moment as the client reads a clock."""
     local = moment.astimezone(zone)
     return f"{local:%a %d %b %H:%M} {local.tzname()}"
+
+
+def sla_terms(client_id: int | None) -> list[str]:
+    """The client's first-response promise per priority in words, e.g. 'P1: 15 minutes (24×7)'."""
+    terms = []
+    for priority in Priority:
+        targets = targets_for(client_id, priority)
+        target = describe_target(
+            targets.first_response_minutes, business_hours=not targets.calendar.always_open
+        )
+        terms.append(f"{priority}: {target} ({targets.calendar_name})")
+    return terms
 
 
 def format_amount(amount: Decimal) -> str:

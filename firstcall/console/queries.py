@@ -138,14 +138,32 @@ def ticket_id_from_number(number: str) -> int | None:
 
 def ticket_for_page(pk: int) -> Ticket | None:
     return (
-        Ticket.objects.select_related("client", "requester", "requester__client", "assignee", "follows_up")
+        Ticket.objects.select_related(
+            "client", "requester", "requester__client", "assignee", "follows_up", "merged_into"
+        )
         .prefetch_related(
             Prefetch("requester__phone_numbers", queryset=PhoneNumber.objects.order_by("label", "number")),
+            Prefetch("client__phone_numbers", queryset=PhoneNumber.objects.order_by("label", "number")),
             "participants",
             Prefetch("sla_clocks", queryset=SlaClock.objects.order_by("kind")),
         )
         .filter(pk=pk)
         .first()
+    )
+
+
+RECENT_TICKETS = 5
+
+
+def recent_client_tickets(ticket: Ticket) -> list[Ticket]:
+    """The client's latest other tickets, for the client card (none without a client)."""
+    if ticket.client_id is None:
+        return []
+    return list(
+        Ticket.objects.filter(client_id=ticket.client_id)
+        .exclude(pk=ticket.pk)
+        .only("id", "subject", "status", "priority", "created_at")
+        .order_by("-created_at", "-id")[:RECENT_TICKETS]
     )
 
 

@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import URLPattern, path, re_path
 
-from firstcall.console import calls, views
+from firstcall.console import calls, dashboard, views
 
 app_name = "console"
 
@@ -18,10 +18,13 @@ urlpatterns: list[URLPattern] = [
     re_path(
         r"^tickets/(?P<number>T-\d{6,})/acknowledge/$", views.ticket_acknowledge, name="ticket_acknowledge"
     ),
+    re_path(r"^tickets/(?P<number>T-\d{6,})/handover/$", views.ticket_handover, name="ticket_handover"),
+    re_path(r"^tickets/(?P<number>T-\d{6,})/merge/$", views.ticket_merge, name="ticket_merge"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
 ]
 
 urlpatterns += [
     path("calls/new/", calls.log_call, name="log_call"),
     path("calls/lookup/", calls.caller_lookup, name="call_lookup"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
 ]

@@ -27,6 +27,8 @@ from firstcall.console.forms import (
     SORT_ATTENTION,
     SORT_PRIORITY,
     AssignForm,
+    HandoverForm,
+    MergeForm,
     NoteForm,
     PriorityOverrideForm,
     ReplyForm,
@@ -34,10 +36,21 @@ from firstcall.console.forms import (
     TicketFilterForm,
 )
 from firstcall.escalation.engine import acknowledge
+from firstcall.notify.outbound import Route
 from firstcall.tickets.actions import ALLOWED_TRANSITIONS, Actor, IllegalTransition, assign, transition
-from firstcall.tickets.models import Attachment, Status, Ticket
+from firstcall.tickets.handover import HandoverError, hand_over_to_engineering, is_engineering
+from firstcall.tickets.merge import CannotMerge, merge_tickets
+from firstcall.tickets.models import Attachment, Channel, Status, Ticket
 from firstcall.tickets.priority import override_priority
-from firstcall.tickets.replies import STAFF_LABEL, EmptyMessage, add_note, post_reply
+from firstcall.tickets.replies import (
+    STAFF_LABEL,
+    EmptyMessage,
+    NoRoute,
+    add_note,
+    post_reply,
+    reply_routes,
+    usual_route,
+)
 
 TICKETS_PER_PAGE = 50
 
@@ -138,6 +151,11 @@ def _ticket_or_404(number: str) -> Ticket:
     return ticket
 
 
+def _reply_form(ticket: Ticket, data: Any = None) -> ReplyForm:
+    routes = reply_routes(ticket.requester)
+    return ReplyForm(data, routes=routes, usual=usual_route(ticket, routes))
+
+
 def _render_ticket(
     request: HttpRequest,
     ticket: Ticket,
@@ -145,24 +163,35 @@ def _render_ticket(
     reply_form: ReplyForm | None = None,
     note_form: NoteForm | None = None,
     override_form: PriorityOverrideForm | None = None,
+    handover_form: HandoverForm | None = None,
+    merge_form: MergeForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     staff = queries.staff_users()
     viewer = staff_user(request)
     now = timezone.now()
-    next_statuses = sorted(ALLOWED_TRANSITIONS[Status(ticket.status)], key=list(Status).index)
+    next_statuses = (
+        []
+        if ticket.merged_into_id is not None
+        else sorted(ALLOWED_TRANSITIONS[Status(ticket.status)], key=list(Status).index)
+    )
     context = {
         **site_context(),
         "ticket": ticket,
         "contract": queries.active_contract(ticket),
+        "sla_terms": panels.sla_terms(ticket.client_id),
+        "recent_tickets": queries.recent_client_tickets(ticket),
         "timeline": queries.timeline(ticket),
         "audit_events": list(queries.audit_trail(ticket)),
-        "reply_form": reply_form or ReplyForm(),
+        "reply_form": reply_form or _reply_form(ticket),
         "note_form": note_form or NoteForm(),
         "override_form": override_form
         or PriorityOverrideForm(
             initial={"impact": ticket.impact_override, "urgency": ticket.urgency_override}
         ),
+        "handover_form": handover_form
+        or HandoverForm(engineers=[user for user in staff if is_engineering(user)]),
+        "merge_form": merge_form or MergeForm(),
         "priority_panel": panels.priority_panel(ticket),
         "clocks": panels.clock_rows(ticket, now),
         "ticket_zone": ticket.time_zone.key,
@@ -194,22 +223,32 @@ def _back(ticket: Ticket) -> HttpResponse:
     return redirect("console:ticket_detail", number=ticket.number)
 
 
+def _sent_words(route: Route | None) -> str:
+    if route is None:
+        return (
+            "Reply added, but the requester has no email address or number that takes texts: it was not sent."
+        )
+    how = "emailed" if route.channel == Channel.EMAIL else "texted"
+    return f"Reply added; it is being {how} to {route.address}."
+
+
 @require_POST
 @staff_required
 def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _ticket_or_404(number)
-    form = ReplyForm(request.POST)
+    form = _reply_form(ticket, request.POST)
     if not form.is_valid():
         return _render_ticket(request, ticket, reply_form=form, status=400)
+    route: Route | None = form.cleaned_data["route"] or usual_route(ticket, list(form.routes.values()))
     try:
-        post_reply(ticket, author=staff_user(request), body=form.cleaned_data["body"])
-    except EmptyMessage as error:
+        post_reply(ticket, author=staff_user(request), body=form.cleaned_data["body"], route=route)
+    except (EmptyMessage, NoRoute) as error:
         form.add_error("body", str(error))
         return _render_ticket(request, ticket, reply_form=form, status=400)
-    if ticket.requester.email:
-        messages.success(request, f"Reply added; it is being emailed to {ticket.requester.email}.")
+    if route is None:
+        messages.warning(request, _sent_words(route))
     else:
-        messages.warning(request, "Reply added, but the requester has no email address: it was not sent.")
+        messages.success(request, _sent_words(route))
     return _back(ticket)
 
 
@@ -343,3 +382,49 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@require_POST
+@staff_required
+def ticket_handover(request: HttpRequest, number: str) -> HttpResponse:
+    """Escalate to engineering (tier 2) with a handover note."""
+    ticket = _ticket_or_404(number)
+    form = HandoverForm(
+        request.POST, engineers=[user for user in queries.staff_users() if is_engineering(user)]
+    )
+    if not form.is_valid():
+        return _render_ticket(request, ticket, handover_form=form, status=400)
+    engineer: User | None = form.cleaned_data["engineer"]
+    try:
+        hand_over_to_engineering(
+            ticket, by=staff_user(request), note=form.cleaned_data["note"], engineer=engineer
+        )
+    except HandoverError as error:
+        form.add_error("note", str(error))
+        return _render_ticket(request, ticket, handover_form=form, status=400)
+    who = engineer.display_name if engineer is not None else "the engineering queue"
+    messages.success(request, f"{ticket.number} was handed over to {who}.")
+    return _back(ticket)
+
+
+@require_POST
+@staff_required
+def ticket_merge(request: HttpRequest, number: str) -> HttpResponse:
+    """Merge this ticket (a duplicate) into another one, which the browser then shows."""
+    ticket = _ticket_or_404(number)
+    form = MergeForm(request.POST)
+    if not form.is_valid():
+        return _render_ticket(request, ticket, merge_form=form, status=400)
+    into_number = form.cleaned_data["into"].strip().upper()
+    into_pk = queries.ticket_id_from_number(into_number)
+    into = Ticket.objects.filter(pk=into_pk).first() if into_pk is not None else None
+    if into is None:
+        form.add_error("into", f"There is no ticket {into_number}.")
+        return _render_ticket(request, ticket, merge_form=form, status=400)
+    try:
+        merge_tickets(ticket, into, by=staff_user(request))
+    except CannotMerge as error:
+        form.add_error("into", str(error))
+        return _render_ticket(request, ticket, merge_form=form, status=400)
+    messages.success(request, f"{ticket.number} was merged into {into.number}.")
+    return redirect("console:ticket_detail", number=into.number)

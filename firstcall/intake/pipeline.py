@@ -46,6 +46,7 @@ from firstcall.tickets.actions import (
     open_ticket,
     transition,
 )
+from firstcall.tickets.merge import follow_merges
 from firstcall.tickets.models import (
     Attachment,
     Channel,
@@ -404,6 +405,8 @@ def _thread_or_open(
     sender = identify(request.sender, actor_label)
     actor = Actor(contact=sender, label=actor_label)
     ticket = _find_thread(request, sender)
+    if ticket is not None:
+        ticket = follow_merges(ticket)
     if ticket is None and request.only_named_ticket:
         named = format_ticket_number(request.named_ticket_id)
         raise Rejected(

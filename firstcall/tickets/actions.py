@@ -42,6 +42,11 @@ ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
 class IllegalTransition(ValueError):
     def __init__(self, ticket: Ticket, to: Status) -> None:
         current = Status(ticket.status)
+        if ticket.merged_into_id is not None:
+            super().__init__(
+                f"{ticket.number} was merged into another ticket and stays closed; work on that one."
+            )
+            return
         allowed = ", ".join(sorted(s.label.lower() for s in ALLOWED_TRANSITIONS[current])) or "none"
         super().__init__(
             f"{ticket.number} cannot go from {current.label.lower()} to {to.label.lower()}; "
@@ -241,7 +246,7 @@ def transition(ticket: Ticket, to: Status, *, actor: Actor, reason: str = "") ->
     with transaction.atomic():
         locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
         current = Status(locked.status)
-        if to not in ALLOWED_TRANSITIONS[current]:
+        if to not in ALLOWED_TRANSITIONS[current] or locked.merged_into_id is not None:
             raise IllegalTransition(locked, to)
         now = timezone.now()
         updates: dict[str, Any] = {"status": to, "updated_at": now}

@@ -76,6 +76,11 @@ class Ticket(models.Model):
     follows_up = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follow_ups"
     )
+    # A duplicate merged into another ticket: closed, its timeline moved there, and anything
+    # that still finds it (a reply naming its number) goes on to this one.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_duplicates"
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(default=timezone.now)
     # Mirrors of the SLA clocks (firstcall.sla), kept by sla.tracking.sync_clocks: the

@@ -112,7 +112,7 @@ def test_requester_without_email_gets_no_delivery_but_a_timeline_line(bob: User,
     message = post_reply(ticket, author=bob, body="We called you back.")
     assert not Delivery.objects.exists()
     event = ticket.messages.get(kind=MessageKind.EVENT)
-    assert event.body_text.startswith("Reply not emailed: the requester has no email address.")
+    assert event.body_text.startswith("Reply not sent: the requester has no email address or phone number")
     assert event.created_at >= message.created_at
 
 
@@ -138,3 +138,60 @@ def test_empty_reply_or_note_is_refused(bob: User, dana: Contact, body: str) -> 
         add_note(ticket, author=bob, body=body)
     assert ticket.messages.count() == 1
     assert Ticket.objects.get(pk=ticket.pk).status == Status.NEW
+
+
+def texted_request(requester: Contact, number: str, body: str = "Printer jammed again") -> Ticket:
+    actor = Actor(contact=requester, label="SMS intake")
+    ticket = open_ticket(
+        client_id=requester.client_id, requester=requester, subject=body, channel=Channel.SMS, actor=actor
+    )
+    add_message(ticket, kind=MessageKind.INBOUND, channel=Channel.SMS, body_text=body, actor=actor)
+    return ticket
+
+
+def test_reply_routes_are_the_email_and_the_numbers_that_take_texts(dana: Contact, dental: Client) -> None:
+    from firstcall.clients.models import PhoneNumber
+    from firstcall.notify.outbound import Route, opt_out
+    from firstcall.tickets.replies import reply_routes
+
+    PhoneNumber.objects.create(
+        client=dental, contact=dana, number="+13125550112", label="desk", can_receive_sms=False
+    )
+    PhoneNumber.objects.create(client=dental, contact=dana, number="+13125550113", label="old mobile")
+    opt_out("+13125550113")
+    dana = Contact.objects.prefetch_related("phone_numbers").get(pk=dana.pk)
+    assert reply_routes(dana) == [
+        Route(Channel.EMAIL, "dana@brightsmile.example"),
+        Route(Channel.SMS, "+13125550111"),  # the landline and the opted-out number are left out
+    ]
+
+
+def test_reply_goes_back_by_text_to_a_texted_request_unless_staff_pick_email(
+    bob: User, dana: Contact, outbox: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    from firstcall.notify.outbound import Route
+
+    ticket = texted_request(dana, "+13125550111")
+    with django_capture_on_commit_callbacks(execute=True):
+        by_text = post_reply(ticket, author=bob, body="A technician is on the way.")
+    delivery = Delivery.objects.get(message=by_text)
+    assert by_text.channel == Channel.SMS and by_text.subject == ""
+    assert (delivery.channel, delivery.to_address, delivery.purpose) == ("sms", "+13125550111", "reply")
+    assert delivery.status == DeliveryStatus.SENT and outbox == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        by_email = post_reply(
+            ticket, author=bob, body="The report is attached.", route=Route(Channel.EMAIL, dana.email)
+        )
+    assert by_email.channel == Channel.EMAIL
+    assert [m.to for m in outbox] == [["dana@brightsmile.example"]]
+
+
+def test_reply_to_an_address_not_the_requesters_is_refused(bob: User, dana: Contact) -> None:
+    from firstcall.notify.outbound import Route
+    from firstcall.tickets.replies import NoRoute
+
+    ticket = emailed_request(dana)
+    with pytest.raises(NoRoute, match=r"\+15550000000"):
+        post_reply(ticket, author=bob, body="Hi", route=Route(Channel.SMS, "+15550000000"))
+    assert not ticket.messages.filter(kind=MessageKind.REPLY).exists()
