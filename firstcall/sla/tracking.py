@@ -146,14 +146,20 @@ CLOCK_FIELDS = [
 
 
 def sync_clocks(
-    ticket: Ticket, *, history: TicketHistory | None = None, targets: SlaTargets | None = None
+    ticket: Ticket,
+    *,
+    history: TicketHistory | None = None,
+    targets: SlaTargets | None = None,
+    states: list[ClockState] | None = None,
 ) -> list[SlaClock]:
     """Recompute and store the ticket's clocks, the ticket's own due times, and schedule a
-    check at each clock's next moment. Call inside the transaction of the change."""
+    check at each clock's next moment. Call inside the transaction of the change. ``states``:
+    the clocks just computed from this ``history`` and ``targets`` (a new ticket's, computed
+    before its row was inserted), so they are not computed twice."""
     now = timezone.now()
     targets = targets or targets_for(ticket.client_id, ticket.priority)
     history = history or TicketHistory.load(ticket)
-    states = compute_clocks(ticket, targets, history)
+    states = states if states is not None else compute_clocks(ticket, targets, history)
     existing = {} if history.new_ticket else {c.kind: c for c in SlaClock.objects.filter(ticket=ticket)}
     to_create, to_update, moved = [], [], []
     for state in states:

@@ -145,9 +145,8 @@ def open_ticket(
     targets = targets_for(client_id, ticket.priority)
     history = TicketHistory.of_new_ticket()
     # The due times go in with the row: one insert, no update after it.
-    ticket.first_response_due_at, ticket.sla_due_at = ticket_due_times(
-        compute_clocks(ticket, targets, history)
-    )
+    clock_states = compute_clocks(ticket, targets, history)
+    ticket.first_response_due_at, ticket.sla_due_at = ticket_due_times(clock_states)
     ticket.save(force_insert=True)
     audit(
         ticket,
@@ -158,7 +157,7 @@ def open_ticket(
     )
     if result.assignee_username:
         _assign_by_rule(ticket, result.assignee_username)
-    sync_clocks(ticket, history=history, targets=targets)
+    sync_clocks(ticket, history=history, targets=targets, states=clock_states)
     start_escalation(ticket, reason=f"{ticket.priority} opened")
     schedule_review(ticket)
     return ticket
