@@ -18,6 +18,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import connections
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from firstcall.accounts.models import User
@@ -39,24 +40,41 @@ def require_chromium() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
+@pytest.fixture
+def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    """Chromium, started for one test and stopped after it.
+
+    Not once per session: while Playwright's sync API runs, its asyncio loop is the thread's
+    running loop, and Django (asgiref's Local) then hands out *other* database connection
+    objects — ones without the test database's serialized contents, so every transactional test
+    after the first browser test would lose the rows the migrations seed."""
     require_chromium()
-    # Playwright's sync API keeps an asyncio loop in this thread; the ORM calls the tests make
-    # around it are plain synchronous calls, which Django would otherwise refuse.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # Playwright's sync API keeps an asyncio loop running in this thread; the ORM calls the
+    # tests make around it are plain synchronous calls, which Django would otherwise refuse.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
+        try:
+            yield browser
+        finally:
+            browser.close()
+            # The connections opened while Playwright ran belong to its loop's context: close
+            # them before it goes.
+            connections.close_all()
 
 
 NewContext = Callable[..., BrowserContext]
 
 
 @pytest.fixture
-def new_context(chromium: Browser, live_server: Any) -> Iterator[NewContext]:
-    """Browser contexts (a fresh cookie jar each) on the live server, desktop-sized by default."""
+def new_context(
+    chromium: Browser, live_server: Any, transactional_db: None, django_db_serialized_rollback: None
+) -> Iterator[NewContext]:
+    """Browser contexts (a fresh cookie jar each) on the live server, desktop-sized by default.
+
+    The live server reads the database from another thread, so the test's rows are committed
+    (a transactional test); the rows the migrations seed (calendars, policies) are restored
+    after it (serialized rollback), or tests that run later would miss them."""
     contexts: list[BrowserContext] = []
 
     def make(viewport: dict[str, int] | None = None, **kwargs: Any) -> BrowserContext:
