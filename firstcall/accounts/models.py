@@ -89,3 +89,60 @@ def staff_with_phone(number: str) -> User | None:
         return None
     staff = User.objects.filter(is_active=True).exclude(phone="").order_by("pk")
     return next((user for user in staff if normalize_phone(user.phone) == number), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Client portal users: contacts (clients.Contact) who sign in to the portal. They are not Django
+# users; the portal keeps the signed-in contact's id in the session (firstcall.portal.access).
+# ---------------------------------------------------------------------------------------------
+
+
+class PortalAccount(models.Model):
+    """A contact's portal settings: an optional password, and whether they administer their
+    client's account (see all its tickets and the account page). A contact without a row can
+    still sign in by email link; the row is made at their first sign-in."""
+
+    contact = models.OneToOneField("clients.Contact", on_delete=models.CASCADE, related_name="portal_account")
+    # Django's password hash (make_password); "" while the contact has set none.
+    password = models.CharField(max_length=128, blank=True, editable=False)
+    is_client_admin = models.BooleanField(
+        default=False,
+        help_text="Sees every ticket of the client and its account page (contract, SLA, performance).",
+    )
+    can_sign_in = models.BooleanField(
+        default=True, help_text="Off: this contact cannot sign in to the portal (e.g. they left the client)."
+    )
+    last_sign_in_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "client portal account"
+
+    def __str__(self) -> str:
+        return f"portal account of {self.contact}"
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password)
+
+
+class SignInLink(models.Model):
+    """A single-use, short-lived sign-in link emailed to a contact. Only the SHA-256 of its
+    token is stored; the token itself is in the email alone."""
+
+    contact = models.ForeignKey("clients.Contact", on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    # The record of the email: when it was handed to the mail server, or why it was not.
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    email_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        # The rate limit counts a contact's recent links.
+        indexes = [models.Index(fields=["contact", "created_at"], name="sign_in_link_recent")]
+
+    def __str__(self) -> str:
+        return f"sign-in link for {self.contact} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -1,4 +1,4 @@
-"""The public request form."""
+"""The portal's forms: the public request form, and those of signed-in contacts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ import uuid
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
+
+from firstcall.accounts.models import User
 
 MAX_DESCRIPTION_CHARS = 20_000
 MAX_SUBJECT_CHARS = 300
@@ -100,6 +105,178 @@ class RequestForm(forms.Form):
 
     def renew_token(self) -> None:
         """Render the bound form again with a new token: the old one is used up or unusable."""
+        data = self.data.copy() if isinstance(self.data, QueryDict) else QueryDict(mutable=True)
+        data["token"] = str(uuid.uuid4())
+        self.data = data
+
+
+# ---------------------------------------------------------------------------------------------
+# The client portal (signed-in contacts)
+# ---------------------------------------------------------------------------------------------
+
+# Files on one portal reply; each within FIRSTCALL_MAX_ATTACHMENT_BYTES, all together within
+# FIRSTCALL_MAX_MESSAGE_BYTES (the limits email has).
+MAX_FILES_PER_REPLY = 5
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
+
+
+class SignInForm(forms.Form):
+    email = forms.EmailField(
+        label="Your email",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={
+            "required": "Enter the email address we know you by.",
+            "invalid": "Enter a valid email address, like name@example.com.",
+        },
+    )
+
+
+class PasswordSignInForm(SignInForm):
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        error_messages={"required": "Enter your password, or sign in with an email link instead."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Its own ids: it shares the page with the email-link form.
+        kwargs.setdefault("auto_id", "id_password_%s")
+        super().__init__(*args, **kwargs)
+
+
+class SetPasswordForm(forms.Form):
+    new_password = forms.CharField(
+        label="New password",
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 8 characters; not a common password, not only digits.",
+    )
+    repeat_password = forms.CharField(
+        label="New password again",
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args: Any, contact_email: str = "", contact_name: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.contact_email = contact_email
+        self.contact_name = contact_name
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        new, repeat = cleaned.get("new_password"), cleaned.get("repeat_password")
+        if new and repeat and new != repeat:
+            self.add_error("repeat_password", "The two passwords differ; type the same password twice.")
+        elif new:
+            # Django's validators (AUTH_PASSWORD_VALIDATORS); the similarity check compares the
+            # password with who the contact is, described as an unsaved user (never stored).
+            person = User(username=self.contact_email, email=self.contact_email, first_name=self.contact_name)
+            try:
+                validate_password(new, user=person)
+            except forms.ValidationError as error:
+                self.add_error("new_password", error)
+        return cleaned
+
+
+class PortalRequestForm(RequestForm):
+    """The request form for a signed-in contact: we know who they are and their client."""
+
+    email = None  # type: ignore[assignment]
+    name = None  # type: ignore[assignment]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The page explains what an emergency sets off, next to the box.
+        self.fields["is_emergency"].help_text = ""
+        self.fields["is_emergency"].widget.attrs["aria-describedby"] = "emergency-plan"
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; cleans to a list (empty when none were chosen)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+        single = super().clean
+        items = data if isinstance(data, list | tuple) else ([data] if data else [])
+        return [single(item, initial) for item in items]
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        label="Your reply",
+        max_length=MAX_DESCRIPTION_CHARS,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        error_messages={
+            "required": "Write your reply (a line about the files you attach will do).",
+            "max_length": (
+                "The reply is too long: at most %(limit_value)d characters (it has %(show_value)d)."
+            ),
+        },
+    )
+    attachments = MultipleFileField(
+        label="Attach files",
+        required=False,
+        help_text=f"Up to {MAX_FILES_PER_REPLY} files, e.g. a screenshot of the error.",
+    )
+    token = forms.UUIDField(
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "This form has expired. Please send your reply again.",
+            "invalid": "This form has expired. Please send your reply again.",
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            # One token per rendering: a double submit of the same form is stored once.
+            self.initial.setdefault("token", uuid.uuid4())
+        limit = settings.FIRSTCALL_MAX_ATTACHMENT_BYTES
+        self.fields["attachments"].help_text = (
+            f"Up to {MAX_FILES_PER_REPLY} files of at most {_size(limit)} each, "
+            "e.g. a screenshot of the error."
+        )
+
+    def clean_attachments(self) -> list[UploadedFile]:
+        files: list[UploadedFile] = self.cleaned_data["attachments"]
+        if len(files) > MAX_FILES_PER_REPLY:
+            raise forms.ValidationError(f"Attach at most {MAX_FILES_PER_REPLY} files to one reply.")
+        limit = settings.FIRSTCALL_MAX_ATTACHMENT_BYTES
+        too_big = [f.name for f in files if (f.size or 0) > limit]
+        if too_big:
+            raise forms.ValidationError(
+                f"{', '.join(str(name) for name in too_big)}: larger than {_size(limit)}, the most we accept "
+                "for one file. Send a smaller file (a zip, a cropped screenshot) or a link to it."
+            )
+        if sum(f.size or 0 for f in files) > settings.FIRSTCALL_MAX_MESSAGE_BYTES:
+            raise forms.ValidationError(
+                f"These files are larger than {_size(settings.FIRSTCALL_MAX_MESSAGE_BYTES)} together; "
+                "send them in several replies."
+            )
+        return files
+
+    def clean_body(self) -> str:
+        body = str(self.cleaned_data["body"]).strip()
+        if not body:
+            raise forms.ValidationError("Write your reply (a line about the files you attach will do).")
+        return body
+
+    def renew_token(self) -> None:
         data = self.data.copy() if isinstance(self.data, QueryDict) else QueryDict(mutable=True)
         data["token"] = str(uuid.uuid4())
         self.data = data
