@@ -336,7 +336,12 @@ class SlaClock(models.Model):
                 fields=["next_check_at"],
                 name="sla_clock_next_check",
                 condition=models.Q(next_check_at__isnull=False),
-            )
+            ),
+            # The dashboard's SLA compliance: targets met (stopped) or missed (due) in a period.
+            models.Index(
+                fields=["stopped_at"], name="sla_clock_stopped", condition=models.Q(stopped_at__isnull=False)
+            ),
+            models.Index(fields=["due_at"], name="sla_clock_due", condition=models.Q(due_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
