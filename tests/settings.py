@@ -15,6 +15,8 @@ os.environ.setdefault(
     "FIRSTCALL_ACCEPTED_ADDRESSES", "support@msp.example,help@msp.example,verify@msp.example"
 )
 os.environ.setdefault("DEFAULT_FROM_EMAIL", "support@msp.example")
+# No DNS lookups in tests: DKIM checks get their keys from the test that made them.
+os.environ.setdefault("FIRSTCALL_VERIFY_DNS_TIMEOUT_SECONDS", "0")
 
 from firstcall.settings import *  # noqa: F403
 

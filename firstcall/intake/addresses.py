@@ -12,13 +12,17 @@ def _normalized(address: str) -> str:
 
 
 def is_accepted_address(address: str) -> bool:
-    """Whether we take mail for ``address``: a listed address, or any address at a listed
-    "@domain" entry. Case-insensitive (the local part too: people type Support@ as often)."""
+    """Whether we take mail for ``address``: a listed address, any address at a listed
+    "@domain" entry, or a payment-verification address (FIRSTCALL_VERIFY_ADDRESSES). Case-
+    insensitive (the local part too: people type Support@ as often)."""
     address = _normalized(address)
     if "@" not in address:
         return False
     domain = "@" + address.rpartition("@")[2]
-    accepted = {entry.strip().lower() for entry in settings.FIRSTCALL_ACCEPTED_ADDRESSES}
+    accepted = {
+        entry.strip().lower()
+        for entry in (*settings.FIRSTCALL_ACCEPTED_ADDRESSES, *settings.FIRSTCALL_VERIFY_ADDRESSES)
+    }
     return address in accepted or domain in accepted
 
 

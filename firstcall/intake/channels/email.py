@@ -12,6 +12,7 @@ from firstcall.intake.email_parser import EmailRejected, normalize_message_id, p
 from firstcall.intake.models import InboundMessage
 from firstcall.intake.pipeline import IntakeOutcome, Prepared, prepare, store_and_process
 from firstcall.intake.request import BounceNotice, IncomingAttachment, IncomingRequest, Person, Rejected
+from firstcall.security.intake import as_verification_request
 from firstcall.tickets.models import Channel, parse_ticket_number
 
 # The Message-ID header, with any folded continuation lines, in the header block.
@@ -79,7 +80,7 @@ def interpret(inbound: InboundMessage) -> IncomingRequest | BounceNotice:
         for dropped in parsed.dropped_attachments
     )
     recipients = {address: parsed.cc_names.get(address, "") for address in (*parsed.to, *parsed.cc)}
-    return IncomingRequest(
+    request = IncomingRequest(
         sender=Person(parsed.from_address, parsed.from_name),
         subject=parsed.subject,
         body_text=parsed.text_body,
@@ -95,3 +96,6 @@ def interpret(inbound: InboundMessage) -> IncomingRequest | BounceNotice:
         no_acknowledgment_reason=no_ack,
         sent_at=parsed.date,
     )
+    # Mail to a verify address asks us to check a suspicious email (firstcall.security).
+    envelope = inbound.metadata.get("rcpt_tos") or []
+    return as_verification_request(request, raw, (*recipients, *envelope))
