@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "firstcall.notify",
     "firstcall.console",
     "firstcall.portal",
+    "firstcall.security",
 ]
 
 MIDDLEWARE = [
@@ -233,6 +234,17 @@ FIRSTCALL_ACK_RATE_LIMIT_PER_HOUR = env_int("FIRSTCALL_ACK_RATE_LIMIT_PER_HOUR",
 FIRSTCALL_PUBLIC_URL = env_str("FIRSTCALL_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 FIRSTCALL_MSP_NAME = env_str("FIRSTCALL_MSP_NAME", "firstcall")
 
+# Suspicious-email verification (docs/verification.md): mail to these addresses opens a
+# verification ticket. Default: verify@ at the domain of the first accepted address.
+_SUPPORT_DOMAIN = FIRSTCALL_ACCEPTED_ADDRESSES[0].rpartition("@")[2] if FIRSTCALL_ACCEPTED_ADDRESSES else ""
+_DEFAULT_VERIFY_ADDRESS = f"verify@{_SUPPORT_DOMAIN}" if _SUPPORT_DOMAIN else ""
+FIRSTCALL_VERIFY_ADDRESSES = [
+    address.lower() for address in env_list("FIRSTCALL_VERIFY_ADDRESSES", _DEFAULT_VERIFY_ADDRESS)
+]
+# Seconds a DKIM key lookup in DNS may take when a forwarded email's signature is checked again;
+# 0 turns the lookups off (the verdict then rests on what the receiving server recorded).
+FIRSTCALL_VERIFY_DNS_TIMEOUT_SECONDS = env_int("FIRSTCALL_VERIFY_DNS_TIMEOUT_SECONDS", 5)
+
 # Outbound email (acknowledgments, replies).
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support@firstcall.localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -276,6 +288,13 @@ FIRSTCALL_SMS_THREAD_HOURS = env_int("FIRSTCALL_SMS_THREAD_HOURS", 72)
 FIRSTCALL_CONFIG_CACHE_SECONDS = env_int("FIRSTCALL_CONFIG_CACHE_SECONDS", 60)
 # Where the IVR connects an emergency caller until on-call schedules land (E.164).
 FIRSTCALL_ON_DUTY_NUMBER = env_str("FIRSTCALL_ON_DUTY_NUMBER", "")
+
+# Client portal (/portal/): how long an emailed sign-in link works, how many links one contact
+# may get per hour, and the phone number clients are told to call (the number whose menu
+# connects emergencies, by default).
+FIRSTCALL_PORTAL_LINK_MINUTES = env_int("FIRSTCALL_PORTAL_LINK_MINUTES", 15, minimum=1)
+FIRSTCALL_PORTAL_LINKS_PER_HOUR = env_int("FIRSTCALL_PORTAL_LINKS_PER_HOUR", 5, minimum=1)
+FIRSTCALL_SUPPORT_PHONE = env_str("FIRSTCALL_SUPPORT_PHONE", FIRSTCALL_SMS_FROM)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

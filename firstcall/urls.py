@@ -7,6 +7,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("hooks/", include("firstcall.intake.urls")),
-    path("request/", include("firstcall.portal.urls")),
+    # The public request form (/request/) and the client portal (/portal/).
+    path("", include("firstcall.portal.urls")),
+    path("security/", include("firstcall.security.urls")),
     path("", include("firstcall.console.urls")),
 ]

@@ -16,7 +16,6 @@ from firstcall.triage.priority import Priority
 
 OPEN_WORK = "open_work"
 ALL_STATUSES = "all"
-OPEN_WORK_STATUSES = (Status.NEW, Status.OPEN, Status.WAITING_ON_CLIENT)
 ASSIGNEE_ME = "me"
 ASSIGNEE_NONE = "unassigned"
 # A priority filter value meaning "P1 or P2": the tickets that page people.

@@ -18,7 +18,6 @@ from firstcall.console.forms import (
     ASSIGNEE_ME,
     ASSIGNEE_NONE,
     OPEN_WORK,
-    OPEN_WORK_STATUSES,
     SORT_NEWEST,
     SORT_PRIORITY,
     URGENT_PRIORITIES,
@@ -29,6 +28,7 @@ from firstcall.escalation.policies import ordered_levels
 from firstcall.notify.models import Delivery
 from firstcall.sla.models import SlaClock
 from firstcall.tickets.models import (
+    OPEN_STATUSES,
     AuditEvent,
     Message,
     MessageKind,
@@ -92,7 +92,7 @@ def ticket_queue(filters: dict[str, Any], viewer: User, now: datetime | None = N
         )
     status = filters.get("status") or OPEN_WORK
     if status == OPEN_WORK:
-        tickets = tickets.filter(status__in=OPEN_WORK_STATUSES)
+        tickets = tickets.filter(status__in=OPEN_STATUSES)
     elif status != ALL_STATUSES:
         tickets = tickets.filter(status=status)
     if filters.get("client") is not None:
@@ -119,7 +119,7 @@ def ticket_queue(filters: dict[str, Any], viewer: User, now: datetime | None = N
 def open_ticket_teams() -> list[str]:
     """The teams that open work is routed to (by triage rules or an escalation to engineering)."""
     return list(
-        Ticket.objects.filter(status__in=OPEN_WORK_STATUSES)
+        Ticket.objects.filter(status__in=OPEN_STATUSES)
         .exclude(team="")
         .order_by("team")
         .values_list("team", flat=True)
@@ -139,7 +139,13 @@ def ticket_id_from_number(number: str) -> int | None:
 def ticket_for_page(pk: int) -> Ticket | None:
     return (
         Ticket.objects.select_related(
-            "client", "requester", "requester__client", "assignee", "follows_up", "merged_into"
+            "client",
+            "requester",
+            "requester__client",
+            "assignee",
+            "follows_up",
+            "merged_into",
+            "verification__outcome_by",
         )
         .prefetch_related(
             Prefetch("requester__phone_numbers", queryset=PhoneNumber.objects.order_by("label", "number")),

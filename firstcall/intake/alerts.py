@@ -31,7 +31,7 @@ from firstcall.intake.models import AlertGroup, AlertSource, InboundMessage, Inb
 from firstcall.intake.pipeline import ingest, receive
 from firstcall.intake.request import Rejected
 from firstcall.tickets.actions import Actor, add_event, add_message, audit, transition
-from firstcall.tickets.models import Channel, MessageKind, Status, Ticket, format_ticket_number
+from firstcall.tickets.models import DONE_STATUSES, Channel, MessageKind, Status, Ticket, format_ticket_number
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def _apply_part(
             defaults={"client": client, "group_key": notification.group_key},
         )
         ticket = Ticket.objects.filter(pk=group.ticket_id).first() if group.ticket_id else None
-        active = ticket is not None and ticket.status not in (Status.RESOLVED, Status.CLOSED)
+        active = ticket is not None and ticket.status not in DONE_STATUSES
         if not active and any(a.status == FIRING for a in alerts):
             return _open(source, group, ticket, alerts, raw, {**metadata, "episode": group.episode + 1})
         external_id = _external_id(source, raw, client_key, group.episode)

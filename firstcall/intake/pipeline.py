@@ -37,6 +37,8 @@ from firstcall.notify.outbound import (
     schedule_acknowledgment,
     sms_unreachable_reason,
 )
+from firstcall.security.intake import VerificationRequest
+from firstcall.security.verification import start_verification
 from firstcall.tickets.actions import (
     Actor,
     add_event,
@@ -48,6 +50,7 @@ from firstcall.tickets.actions import (
 )
 from firstcall.tickets.merge import follow_merges
 from firstcall.tickets.models import (
+    DONE_STATUSES,
     Attachment,
     Channel,
     Message,
@@ -372,7 +375,7 @@ def identify(person: Person, actor_label: str) -> Contact:
 def _recent_open_ticket(sender: Contact, window: timedelta) -> Ticket | None:
     return (
         Ticket.objects.filter(requester=sender, created_at__gte=timezone.now() - window)
-        .exclude(status__in=(Status.RESOLVED, Status.CLOSED))
+        .exclude(status__in=DONE_STATUSES)
         .order_by("-created_at", "-id")
         .first()
     )
@@ -451,6 +454,8 @@ def _thread_or_open(
             add_participant(ticket, identify(person, actor_label), actor=actor)
     if created:
         _acknowledge(ticket, message, sender, request, enabled=acknowledge)
+    if created and isinstance(request, VerificationRequest):
+        start_verification(ticket, message, request)
     return ticket, created
 
 
@@ -507,7 +512,7 @@ def _acknowledge(
             f"acknowledgments in the last hour (possible {kind} loop)"
         )
     if reason or route is None:
-        add_event(ticket, f"Acknowledgment not sent: {reason}.")
+        add_event(ticket, f"Acknowledgment not sent: {reason}.", staff_only=True)
         return
     schedule_acknowledgment(ticket, message, route)
 

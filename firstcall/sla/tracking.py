@@ -24,11 +24,9 @@ from django.utils import timezone
 from firstcall.sla.clocks import ClockState, clock_state, running_segments
 from firstcall.sla.models import ClockKind, SlaClock
 from firstcall.sla.targets import SlaTargets, targets_for
-from firstcall.tickets.models import AuditEvent, Message, MessageKind, Status, Ticket
+from firstcall.tickets.models import DONE_STATUSES, AuditEvent, Message, MessageKind, Ticket
 
 log = logging.getLogger(__name__)
-
-STOPPED_STATUSES = (Status.RESOLVED, Status.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ def compute_clocks(ticket: Ticket, targets: SlaTargets, history: TicketHistory) 
     """The ticket's clocks as its history and today's targets say they stand."""
     calendar = targets.calendar
     segments = running_segments(ticket.created_at, history.status_changes)
-    resolved_at = ticket.resolved_at if ticket.status in STOPPED_STATUSES else None
+    resolved_at = ticket.resolved_at if ticket.status in DONE_STATUSES else None
     states = [
         clock_state(
             ClockKind.FIRST_RESPONSE,
@@ -298,7 +296,7 @@ def audit_clocks(limit: int = 2000) -> int:
     ones; a difference (a contract's targets edited, a change that bypassed the ticket actions)
     is logged and repaired. Returns how many tickets differed."""
     open_tickets = (
-        Ticket.objects.exclude(status__in=STOPPED_STATUSES)
+        Ticket.objects.exclude(status__in=DONE_STATUSES)
         .order_by(F("sla_due_at").asc(nulls_last=True), "pk")
         .select_related("client")[:limit]
     )

@@ -18,6 +18,7 @@ from firstcall.clients.models import Contact
 from firstcall.sla.targets import targets_for
 from firstcall.sla.tracking import TicketHistory, compute_clocks, sync_clocks, ticket_due_times
 from firstcall.tickets.models import (
+    DONE_STATUSES,
     AuditEvent,
     Channel,
     Direction,
@@ -166,7 +167,11 @@ def open_ticket(
 def _assign_by_rule(ticket: Ticket, username: str) -> None:
     user = User.objects.filter(username=username, is_active=True).first()
     if user is None:
-        add_event(ticket, f"A triage rule assigns to {username!r}, but no active staff member has that name.")
+        add_event(
+            ticket,
+            f"A triage rule assigns to {username!r}, but no active staff member has that name.",
+            staff_only=True,
+        )
         return
     assign(ticket, user, actor=Actor.system("triage rule"))
 
@@ -229,11 +234,13 @@ def record_first_response(ticket: Ticket, *, actor: Actor, at: datetime, how: st
     return True
 
 
-def add_event(ticket: Ticket, text: str, *, actor: Actor | None = None) -> Message:
-    """A system line on the timeline (e.g. 'attachment dropped', 'acknowledgment not sent')."""
+def add_event(ticket: Ticket, text: str, *, actor: Actor | None = None, staff_only: bool = False) -> Message:
+    """A system line on the timeline (e.g. 'attachment dropped', 'escalated to our engineering
+    lead'). ``staff_only`` for what is for staff and not the client (a delivery that failed, a
+    misconfigured rule): it is then an internal note, which the portal never shows."""
     return add_message(
         ticket,
-        kind=MessageKind.EVENT,
+        kind=MessageKind.NOTE if staff_only else MessageKind.EVENT,
         channel=Channel.CONSOLE,
         body_text=text,
         actor=actor or Actor.system(),
@@ -247,6 +254,10 @@ def transition(ticket: Ticket, to: Status, *, actor: Actor, reason: str = "") ->
         current = Status(locked.status)
         if to not in ALLOWED_TRANSITIONS[current] or locked.merged_into_id is not None:
             raise IllegalTransition(locked, to)
+        # A payment verification stays open until a technician recorded the call-back.
+        from firstcall.security.verification import refuse_unverified_resolution
+
+        refuse_unverified_resolution(locked, to)
         now = timezone.now()
         updates: dict[str, Any] = {"status": to, "updated_at": now}
         if to == Status.RESOLVED:
@@ -255,7 +266,7 @@ def transition(ticket: Ticket, to: Status, *, actor: Actor, reason: str = "") ->
             updates["closed_at"] = now
             if locked.resolved_at is None:
                 updates["resolved_at"] = now
-        elif current in (Status.RESOLVED, Status.CLOSED):
+        elif current in DONE_STATUSES:
             updates["resolved_at"] = None
             updates["closed_at"] = None
         Ticket.objects.filter(pk=locked.pk).update(**updates)
@@ -264,7 +275,7 @@ def transition(ticket: Ticket, to: Status, *, actor: Actor, reason: str = "") ->
             setattr(locked, name, value)
         # Waiting on the client pauses the clocks, resolving stops them, reopening resumes them.
         sync_clocks(locked)
-        if to in (Status.RESOLVED, Status.CLOSED):
+        if to in DONE_STATUSES:
             from firstcall.escalation.engine import stop_escalation
 
             stop_escalation(locked, reason=f"ticket {to.label.lower()}")

@@ -7,7 +7,7 @@ from django.db import transaction
 from firstcall.accounts.models import User
 from firstcall.sla.tracking import sync_clocks
 from firstcall.tickets.actions import Actor, add_event, audit, transition
-from firstcall.tickets.models import Message, Status, Ticket
+from firstcall.tickets.models import DONE_STATUSES, Message, Status, Ticket
 
 MERGED = "merged into {number}"
 
@@ -52,7 +52,7 @@ def merge_tickets(duplicate: Ticket, into: Ticket, *, by: User) -> Ticket:
             raise CannotMerge(f"{target.number} was merged into another ticket; merge into that one.")
         if dup.client_id != target.client_id:
             raise CannotMerge(f"{dup.number} and {target.number} belong to different clients.")
-        if target.status in (Status.RESOLVED, Status.CLOSED):
+        if target.status in DONE_STATUSES:
             raise CannotMerge(f"{target.number} is {target.get_status_display().lower()}; reopen it first.")
 
         moved = Message.objects.filter(ticket=dup).update(ticket=target)

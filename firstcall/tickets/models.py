@@ -25,6 +25,11 @@ class Status(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+# Where a ticket's work stands: still to do (the queue's "open work"), or done.
+OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.WAITING_ON_CLIENT)
+DONE_STATUSES = (Status.RESOLVED, Status.CLOSED)
+
+
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     WEB = "web", "Web form"
@@ -101,6 +106,10 @@ class Ticket(models.Model):
                 fields=["triage_review_at"],
                 name="ticket_triage_review",
                 condition=models.Q(triage_review_at__isnull=False),
+            ),
+            # The dashboard's time to resolve and first-contact resolution, per period.
+            models.Index(
+                fields=["resolved_at"], name="ticket_resolved", condition=models.Q(resolved_at__isnull=False)
             ),
         ]
 

@@ -15,12 +15,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from firstcall.tickets.actions import Actor, audit
-from firstcall.tickets.models import MessageKind, Status, Ticket
+from firstcall.tickets.models import DONE_STATUSES, MessageKind, Ticket
 from firstcall.triage.engine import TicketFacts, TriageResult
 from firstcall.triage.load import facts_for_new_ticket, triage_with_stored_settings
 from firstcall.triage.matrix import Impact, Urgency
 
-CLOSED_STATUSES = (Status.RESOLVED, Status.CLOSED)
 REVIEW_REASON = "a business-critical deadline is nearer"
 
 
@@ -78,7 +77,7 @@ def retriage(ticket: Ticket, *, actor: Actor, reason: str, now: datetime | None 
     now = now or timezone.now()
     with transaction.atomic():
         locked = Ticket.objects.select_for_update().select_related("requester").get(pk=ticket.pk)
-        if locked.status in CLOSED_STATUSES:
+        if locked.status in DONE_STATUSES:
             Ticket.objects.filter(pk=locked.pk).update(triage_review_at=None)
             return False
         result = triage_with_stored_settings(ticket_facts(locked), now=now)

@@ -96,6 +96,7 @@ def post_reply(ticket: Ticket, *, author: User, body: str, route: Route | None =
                 "Reply not sent: the requester has no email address or phone number that takes texts. "
                 "Contact them another way.",
                 actor=actor,
+                staff_only=True,
             )
     for name in ("status", "updated_at", "first_response_at", "resolved_at", "closed_at"):
         setattr(ticket, name, getattr(locked, name))

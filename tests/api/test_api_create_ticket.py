@@ -116,8 +116,9 @@ def test_acknowledge_false_sends_no_email_and_says_why(rmm, dana, outbox, run_on
     assert response.status_code == 201
     assert outbox == []
     ticket = Ticket.objects.get()
-    events = list(ticket.messages.filter(kind=MessageKind.EVENT).values_list("body_text", flat=True))
-    assert events == ["Acknowledgment not sent: the API caller asked for no acknowledgment."]
+    # A line for staff (an internal note), not for the client.
+    notes = list(ticket.messages.filter(kind=MessageKind.NOTE).values_list("body_text", flat=True))
+    assert notes == ["Acknowledgment not sent: the API caller asked for no acknowledgment."]
 
 
 def test_invalid_json_is_400_with_the_parser_message(rmm) -> None:

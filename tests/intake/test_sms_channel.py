@@ -342,7 +342,7 @@ def test_after_stop_without_email_the_timeline_says_why(client: HttpClient, dent
 
     ticket = Ticket.objects.get()
     assert Delivery.objects.count() == 0
-    event = ticket.messages.get(kind=MessageKind.EVENT, body_text__startswith="Acknowledgment not sent")
+    event = ticket.messages.get(kind=MessageKind.NOTE, body_text__startswith="Acknowledgment not sent")
     assert "opted out of text messages (STOP) and the requester has no email address" in event.body_text
 
 

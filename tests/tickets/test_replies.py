@@ -111,7 +111,8 @@ def test_requester_without_email_gets_no_delivery_but_a_timeline_line(bob: User,
     ticket = emailed_request(walk_in)
     message = post_reply(ticket, author=bob, body="We called you back.")
     assert not Delivery.objects.exists()
-    event = ticket.messages.get(kind=MessageKind.EVENT)
+    # For staff only: an internal note, never shown to the client.
+    event = ticket.messages.get(kind=MessageKind.NOTE)
     assert event.body_text.startswith("Reply not sent: the requester has no email address or phone number")
     assert event.created_at >= message.created_at
 
