@@ -8,11 +8,13 @@ import re
 import uuid
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client as HttpClient
+from django.utils import timezone
 
 from firstcall.accounts.models import Role, User
 from firstcall.clients.models import Contact, Contract
@@ -20,7 +22,6 @@ from firstcall.escalation.engine import acknowledge, active_escalation, run_step
 from firstcall.intake.channels import web
 from firstcall.intake.channels.email import ingest_email
 from firstcall.intake.models import InboundMessage
-from firstcall.intake.request import Rejected
 from firstcall.portal.progress import progress_of
 from firstcall.sla.models import ClockKind, SlaClock, SlaTarget
 from firstcall.tickets.actions import Actor, add_message, assign, transition
@@ -243,10 +244,31 @@ def test_the_raw_reply_is_stored_first_and_a_double_submit_counts_once(dana: Con
     assert stored.channel == Channel.WEB and stored.duplicate_deliveries == 1
     payload = json.loads(bytes(stored.raw))
     assert payload["ticket_id"] == ticket.pk and payload["email"] == dana.email
-    # Were the sweep ever to retry it with the web form's reader, it is refused: a reply can
-    # never become a new ticket.
-    with pytest.raises(Rejected):
-        web.interpret(stored)
+    # The web channel reads it back as a reply (as the retry sweep would), never as a new request.
+    request = web.interpret(stored)
+    assert request.named_ticket_id == ticket.pk and request.only_named_ticket
+
+
+def test_a_reply_whose_processing_failed_is_posted_by_the_retry_sweep(dana: Contact) -> None:
+    from firstcall.intake.pipeline import retry_stuck_inbound
+
+    ticket = request_from(dana, "Printer jam")
+    as_dana = browser_signed_in_as(dana)
+    token = str(uuid.uuid4())
+    failure = RuntimeError("database went away")
+    # The reply page fails (a 500), but the raw reply is kept for the sweep.
+    with (
+        mock.patch("firstcall.intake.pipeline._thread_or_open", side_effect=failure),
+        pytest.raises(RuntimeError),
+    ):
+        as_dana.post(f"/portal/tickets/{ticket.number}/reply/", {"body": "Still jammed.", "token": token})
+    stored = InboundMessage.objects.get(external_id=f"portal:{token}")
+    assert stored.status == "received" and "database went away" in stored.reason
+    assert not ticket.messages.filter(body_text="Still jammed.").exists()
+    with time_machine.travel(timezone.now() + timedelta(minutes=1)):
+        assert retry_stuck_inbound() == 1
+    assert ticket.messages.filter(kind=MessageKind.INBOUND, body_text="Still jammed.").count() == 1
+    assert Ticket.objects.count() == 1
 
 
 def test_files_are_kept_with_the_reply(dana: Contact, settings: Any) -> None:
