@@ -116,8 +116,10 @@ def sign_in_link(request: HttpRequest, token: str) -> HttpResponse:
         link = usable_link(token)
     context = {**site_context(), "link": link, "link_minutes": settings.FIRSTCALL_PORTAL_LINK_MINUTES}
     response = render(request, "portal/sign_in_link.html", context, status=200 if link else 410)
-    # The token is in this page's address: it must not travel on in a Referer header.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is in this page's address: it must not travel to another site in a Referer
+    # header. Not "no-referrer": browsers then send "Origin: null" with the page's own Sign in
+    # form, and Django's CSRF check refuses it (the browser test caught that).
+    response["Referrer-Policy"] = "same-origin"
     response["Cache-Control"] = "no-store"
     return response
 

@@ -84,6 +84,11 @@ def test_console_pages_are_accessible_and_pictured(
     assert accessibility_problems(page) == []
     save_screenshot(page, f"console-ticket-{size}", tmp_path)
 
+    page.goto("/dashboard/")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    assert accessibility_problems(page) == []
+    save_screenshot(page, f"console-dashboard-{size}", tmp_path)
+
     page.goto("/calls/new/")
     assert accessibility_problems(page) == []
 
