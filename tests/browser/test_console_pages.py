@@ -17,8 +17,8 @@ from playwright.sync_api import Page, expect
 
 from firstcall.accounts.models import User
 from firstcall.clients.models import Contact
-from firstcall.tickets.actions import Actor, assign
-from firstcall.tickets.models import Ticket
+from firstcall.tickets.actions import Actor, assign, transition
+from firstcall.tickets.models import Status, Ticket
 from firstcall.tickets.replies import add_note, post_reply
 from tests.browser.a11y import accessibility_problems
 from tests.browser.conftest import DESKTOP, PHONE, NewContext, sign_in_as
@@ -34,9 +34,26 @@ def save_screenshot(page: Page, name: str, tmp_path: Path) -> None:
     page.screenshot(path=str(folder / f"{name}.png"), full_page=name.endswith("-phone") is False)
 
 
+def two_weeks_of_work(bob: User, erin: User, carl: Contact, priya: Contact) -> None:
+    """Tickets opened, answered and resolved over the last two weeks, for the dashboard."""
+    now = timezone.now()
+    for day in range(14, 0, -1):
+        for n in range(1 + day % 3):
+            opened_at = now - timedelta(days=day, hours=n * 2)
+            requester = carl if (day + n) % 2 else priya
+            with time_machine.travel(opened_at, tick=False):
+                ticket = open_request(requester, f"Request {day}-{n}", "Please help.")
+            # Answered within the target most days, late on some.
+            with time_machine.travel(opened_at + timedelta(minutes=20 if (day + n) % 4 else 190), tick=False):
+                post_reply(ticket, author=bob if n % 2 else erin, body="On it.")
+            with time_machine.travel(opened_at + timedelta(hours=3 + n), tick=False):
+                transition(ticket, Status.RESOLVED, actor=Actor(user=bob, label="staff console"))
+
+
 def busy_morning(bob: User, erin: User, dana: Contact, carl: Contact, priya: Contact) -> Ticket:
     """A queue with something breached, something about to breach and the rest; returns the
     ticket whose page is shown."""
+    two_weeks_of_work(bob, erin, carl, priya)
     now = timezone.now()
     with time_machine.travel(now - timedelta(hours=3), tick=False):
         late = open_request(carl, "Scanner in room 2 not scanning to email", "Scans never arrive.")
