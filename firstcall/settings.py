@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from firstcall.ratelimits.rates import proxy_networks, rate_overrides
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -74,13 +77,19 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin, asking staff with an authenticator app for their code (docs/security.md).
+    "firstcall.accounts.admin_apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "csp",
     "firstcall.accounts",
     "firstcall.clients",
     "firstcall.tickets",
@@ -101,8 +110,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session entered a two-factor code.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "firstcall.urls"
@@ -154,6 +168,17 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:ticket_list"
 LOGOUT_REDIRECT_URL = "console:login"
+AUTHENTICATION_BACKENDS = [
+    # Refuses a sign-in from a username and address locked out after failures (django-axes),
+    # before any password is checked.
+    "firstcall.accounts.lockout.LockoutBackend",
+    # Checks staff passwords; the user it loads for each request also says whether they have
+    # an authenticator app (firstcall/accounts/two_factor.py), so pages need no extra query.
+    "firstcall.accounts.two_factor.StaffBackend",
+    # Only loads sessions that name it (signed in before the backend above existed); it
+    # authenticates nobody: the backend above has the last word on a password.
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -296,10 +321,92 @@ FIRSTCALL_PORTAL_LINK_MINUTES = env_int("FIRSTCALL_PORTAL_LINK_MINUTES", 15, min
 FIRSTCALL_PORTAL_LINKS_PER_HOUR = env_int("FIRSTCALL_PORTAL_LINKS_PER_HOUR", 5, minimum=1)
 FIRSTCALL_SUPPORT_PHONE = env_str("FIRSTCALL_SUPPORT_PHONE", FIRSTCALL_SMS_FROM)
 
+# Rate limits on every public endpoint (docs/security.md): on unless turned off; single limits
+# changed as "name=count/period" pairs ("request_form_ip=60/hour,twilio_account=off"). Counted
+# in Redis when REDIS_URL is set, else in ratelimits.sqlite3 in the data folder.
+FIRSTCALL_RATE_LIMITS_ENABLED = env_bool("FIRSTCALL_RATE_LIMITS_ENABLED", True)
+FIRSTCALL_RATE_LIMITS = rate_overrides("FIRSTCALL_RATE_LIMITS", env_str("FIRSTCALL_RATE_LIMITS", ""))
+# Reverse proxies (addresses or networks) whose X-Forwarded-For names the client: without them,
+# behind a proxy every client would share the proxy's address and its limits. Loopback by
+# default (a proxy on this machine); only a process on this machine can connect from it.
+FIRSTCALL_TRUSTED_PROXIES = proxy_networks(
+    "FIRSTCALL_TRUSTED_PROXIES", env_list("FIRSTCALL_TRUSTED_PROXIES", "127.0.0.1,::1")
+)
+
+# --- Staff sign-in (docs/security.md) ---
+# Roles that must sign in with an authenticator app (TOTP) as well as their password; staff in
+# other roles may choose to. Empty: nobody must. accounts.models.Role's values (settings cannot
+# import models; tests/accounts checks the two agree).
+STAFF_ROLES = ("technician", "engineer", "manager", "owner")
+FIRSTCALL_2FA_REQUIRED_ROLES = env_list("FIRSTCALL_2FA_REQUIRED_ROLES", "manager,owner")
+for _role in FIRSTCALL_2FA_REQUIRED_ROLES:
+    if _role not in STAFF_ROLES:
+        raise ImproperlyConfigured(
+            f"FIRSTCALL_2FA_REQUIRED_ROLES: {_role!r} is not a role; the roles are {', '.join(STAFF_ROLES)}"
+        )
+# The name the authenticator app shows beside the account.
+OTP_TOTP_ISSUER = FIRSTCALL_MSP_NAME
+# The admin never shows authenticator secrets or backup codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Failed sign-ins (wrong password or wrong code) from one address for one username before that
+# pair is locked out, and for how long (django-axes; each failure is kept this long too).
+FIRSTCALL_SIGN_IN_FAILURE_LIMIT = env_int("FIRSTCALL_SIGN_IN_FAILURE_LIMIT", 5, minimum=1)
+FIRSTCALL_SIGN_IN_LOCKOUT_MINUTES = env_int("FIRSTCALL_SIGN_IN_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = FIRSTCALL_SIGN_IN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=FIRSTCALL_SIGN_IN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A sign-in is complete after its second step: the failures are cleared then, not at the password.
+AXES_RESET_ON_SUCCESS = False
+# A try while locked out does not push the end of the lockout back: the page's time stays true.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "firstcall.accounts.views.locked_out"
+# The visitor's address as the rate limits see it (through FIRSTCALL_TRUSTED_PROXIES): behind a
+# proxy, REMOTE_ADDR alone would lock a username out for everyone.
+AXES_CLIENT_IP_CALLABLE = "firstcall.accounts.lockout.client_address"
+AXES_VERBOSE = False
+
+# --- HTTPS, cookies and headers (docs/security.md) ---
+# On when the public address is https (a TLS proxy in front: waitress speaks plain HTTP):
+# cookies only over TLS, plain-HTTP requests redirected, browsers told to use HTTPS (HSTS).
+FIRSTCALL_HTTPS = env_bool("FIRSTCALL_HTTPS", FIRSTCALL_PUBLIC_URL.startswith("https://"))
+# The header the TLS proxy sets to say the visitor used HTTPS; the proxy must overwrite any a
+# visitor sends. Empty: trust no header (Django then sees HTTPS only if it terminates TLS itself).
+FIRSTCALL_PROXY_SSL_HEADER = env_str(
+    "FIRSTCALL_PROXY_SSL_HEADER", "X-Forwarded-Proto" if FIRSTCALL_HTTPS else ""
+)
+if FIRSTCALL_PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + FIRSTCALL_PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+SESSION_COOKIE_SECURE = FIRSTCALL_HTTPS
+CSRF_COOKIE_SECURE = FIRSTCALL_HTTPS
+SECURE_SSL_REDIRECT = FIRSTCALL_HTTPS
+FIRSTCALL_HSTS_SECONDS = env_int("FIRSTCALL_HSTS_SECONDS", 365 * 24 * 3600 if FIRSTCALL_HTTPS else 0)
+SECURE_HSTS_SECONDS = FIRSTCALL_HSTS_SECONDS
+# Subdomains of the helpdesk's own host name (not its siblings), so safe for help.msp.example.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = FIRSTCALL_HSTS_SECONDS > 0
+# Preloading commits a whole domain to HTTPS in browsers' source: the domain's owner asks for it,
+# not a helpdesk's default, so `check --deploy` is told that is deliberate.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False
+CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# Scripts, styles and everything else from our own origin only: no inline script or style (htmx
+# is told not to add its indicator style, templates/base.html), images also as data: URLs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 LOGGING = {
     "version": 1,
@@ -311,6 +418,8 @@ LOGGING = {
     "loggers": {
         "huey": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "mail.log": {"level": "WARNING"},
+        # Sign-in failures and lockouts are warnings; every successful sign-in would be INFO.
+        "axes": {"level": "WARNING"},
     },
 }
 

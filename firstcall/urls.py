@@ -10,5 +10,6 @@ urlpatterns = [
     # The public request form (/request/) and the client portal (/portal/).
     path("", include("firstcall.portal.urls")),
     path("security/", include("firstcall.security.urls")),
+    path("account/", include("firstcall.accounts.urls")),
     path("", include("firstcall.console.urls")),
 ]

@@ -15,8 +15,13 @@ os.environ.setdefault(
     "FIRSTCALL_ACCEPTED_ADDRESSES", "support@msp.example,help@msp.example,verify@msp.example"
 )
 os.environ.setdefault("DEFAULT_FROM_EMAIL", "support@msp.example")
+# Nobody must use two-factor sign-in, so tests sign staff in with force_login; tests/accounts
+# turns the requirement on where it is the subject.
+os.environ.setdefault("FIRSTCALL_2FA_REQUIRED_ROLES", "")
 # No DNS lookups in tests: DKIM checks get their keys from the test that made them.
 os.environ.setdefault("FIRSTCALL_VERIFY_DNS_TIMEOUT_SECONDS", "0")
+# Many tests post to forms and webhooks in loops: limits are on only in tests/test_ratelimits.py.
+os.environ.setdefault("FIRSTCALL_RATE_LIMITS_ENABLED", "false")
 
 from firstcall.settings import *  # noqa: F403
 

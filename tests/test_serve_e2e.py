@@ -163,6 +163,8 @@ def serve_env(tmp_path: Path, sink: MailSink) -> Iterator[dict[str, str]]:
         FIRSTCALL_DATA_DIR=str(tmp_path / "data"),
         FIRSTCALL_ACCEPTED_ADDRESSES="support@msp.example",
         DEFAULT_FROM_EMAIL="support@msp.example",
+        # Signing in with the password alone (two-factor sign-in: tests/accounts, tests/browser).
+        FIRSTCALL_2FA_REQUIRED_ROLES="",
         EMAIL_HOST=sink.host,
         EMAIL_PORT=str(sink.port),
         PYTHONUNBUFFERED="1",

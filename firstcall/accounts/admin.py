@@ -13,9 +13,11 @@ class StaffUserAdmin(UserAdmin):  # type: ignore[type-arg]
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("name", "user", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("token_hash", "created_at", "last_used_at")
-    fields = ("name", "user", "token_hash", "created_at", "last_used_at", "revoked_at")
+    list_display = ("name", "user", "client", "created_at", "last_used_at", "revoked_at")
+    list_select_related = ("user", "client")
+    # The client scope is fixed at issue: widening a token to every client would be a new power.
+    readonly_fields = ("client", "token_hash", "created_at", "last_used_at")
+    fields = ("name", "user", "client", "token_hash", "created_at", "last_used_at", "revoked_at")
 
     def has_add_permission(self, request: object) -> bool:
         # A token is shown once when issued; issue them with `firstcall create_api_token`.

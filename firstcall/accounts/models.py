@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from firstcall.clients.models import Client
 
 
 class Role(models.TextChoices):
@@ -39,10 +43,24 @@ def hash_token(token: str) -> str:
 
 
 class ApiToken(models.Model):
-    """A bearer token for the JSON API. Only its SHA-256 is stored; the token is shown once."""
+    """A bearer token for the JSON API. Only its SHA-256 is stored; the token is shown once.
+
+    A token with a client is scoped to it (an integration for one client, e.g. its RMM): it
+    reads, lists, creates and updates that client's tickets only; everything else is a 404 to it.
+    The scope is set when the token is issued and never changed: a new scope is a new token.
+    """
 
     name = models.CharField(max_length=100, help_text="What uses it, e.g. 'RMM integration'")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    # CASCADE, never SET_NULL: a scoped token must not outlive its client as an unscoped one.
+    client = models.ForeignKey(
+        "clients.Client",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="api_tokens",
+        help_text="Only this client's tickets; empty: every client's (staff tools).",
+    )
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -52,14 +70,18 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.user})"
 
     @classmethod
-    def issue(cls, user: User, name: str) -> tuple[ApiToken, str]:
-        """Create a token; returns the row and the plain token, which is never stored."""
+    def issue(cls, user: User, name: str, client: Client | None = None) -> tuple[ApiToken, str]:
+        """Create a token (scoped to ``client`` if given); returns the row and the plain token,
+        which is never stored."""
         from firstcall.tickets.actions import Actor, audit  # tickets import this module
 
         plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, token_hash=hash_token(plain))
+        token = cls.objects.create(user=user, name=name, client=client, token_hash=hash_token(plain))
         audit(
-            None, Actor.system("API tokens"), "api_token_issued", after={"user": user.username, "name": name}
+            None,
+            Actor.system("API tokens"),
+            "api_token_issued",
+            after={"user": user.username, "name": name, "client_id": client.pk if client else None},
         )
         return token, plain
 
@@ -67,7 +89,7 @@ class ApiToken(models.Model):
     def authenticate(cls, plain: str) -> ApiToken | None:
         """The live token (of an active user) with this value, else None."""
         token = (
-            cls.objects.select_related("user")
+            cls.objects.select_related("user", "client")
             .filter(token_hash=hash_token(plain), revoked_at__isnull=True, user__is_active=True)
             .first()
         )

@@ -21,6 +21,7 @@ from ninja.parser import Parser
 
 from firstcall.api.auth import StaffToken
 from firstcall.api.tickets import router as tickets_router
+from firstcall.ratelimits.limiter import api_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,13 @@ class FirstcallAPI(NinjaAPI):
     @property
     def urls(self) -> tuple[list[URLResolver | URLPattern], str, str]:
         patterns, app_name, namespace = super().urls
-        for pattern in patterns:
-            if isinstance(pattern, URLPattern):
-                pattern.callback = _json_method_not_allowed(pattern.callback)
         # Anything else under /api/ is a JSON 404, not the site's HTML page.
         patterns.append(re_path(r"^.*$", _unknown_endpoint, name="unknown-endpoint"))
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                # Every route, the schema and docs included, is rate limited per address, per
+                # token, and for failed authentication (firstcall.ratelimits).
+                pattern.callback = api_endpoint(_json_method_not_allowed(pattern.callback))
         return patterns, app_name, namespace
 
 

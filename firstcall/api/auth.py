@@ -1,4 +1,5 @@
-"""Bearer-token authentication for the JSON API (tokens of active staff users only)."""
+"""Bearer-token authentication for the JSON API (tokens of active staff users only, each for every
+client or scoped to one: firstcall.api.tickets narrows what a scoped token sees)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,25 @@ HOW_TO_AUTHENTICATE = "send the header 'Authorization: Bearer <token>'"
 
 @dataclass(frozen=True)
 class ApiCaller:
-    """Who is calling: the token's user, and the token's name for the intake metadata."""
+    """Who is calling: the token's user, the token's name for the intake metadata, and the
+    client the token is scoped to (None: every client)."""
 
     user: User
     token: ApiToken
 
     def token_name(self) -> str:
         return self.token.name
+
+    @property
+    def client_id(self) -> int | None:
+        return self.token.client_id
+
+
+# What a client-scoped token hears where only a token for every client may go.
+NEEDS_EVERY_CLIENT = (
+    "This API token is scoped to one client; this endpoint needs a token for every client "
+    "(firstcall create_api_token without --client)."
+)
 
 
 class StaffToken(HttpBearer):

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from firstcall.api.auth import ApiCaller
+from firstcall.clients.models import Contact, EmailDomain
 from firstcall.intake.models import InboundMessage, InboundStatus
 from firstcall.intake.pipeline import IntakeOutcome, ingest
 from firstcall.tickets.actions import Actor, add_message, audit
@@ -37,16 +38,40 @@ class Submitted:
 
 
 def external_id(caller: ApiCaller, idempotency_key: str | None) -> str:
-    # Prefixed with the user id so two integrations using the same key never collide.
+    # Prefixed with the user id so two integrations using the same key never collide, and with
+    # a scoped token's client, so a retry never finds another client's request.
+    owner = str(caller.user.pk) if caller.client_id is None else f"{caller.user.pk}:client-{caller.client_id}"
     if idempotency_key:
-        return f"api:{caller.user.pk}:{idempotency_key}"
-    return f"api:{caller.user.pk}:auto:{uuid.uuid4()}"
+        return f"api:{owner}:{idempotency_key}"
+    return f"api:{owner}:auto:{uuid.uuid4()}"
 
 
 def submit(caller: ApiCaller, idempotency_key: str | None, payload: dict[str, Any]) -> Submitted:
     """Send a validated create-ticket payload through intake; a replayed key returns the first result."""
+    if caller.client_id is not None:
+        _check_requester_in_scope(caller, caller.client_id, str(payload["requester_email"]))
     outcome = _ingest(caller, idempotency_key, payload)
     return _submitted(outcome, payload, idempotency_key, compare=tuple(payload))
+
+
+def _check_requester_in_scope(caller: ApiCaller, client_id: int, email: str) -> None:
+    """A scoped token opens tickets for its own client only. Intake gives a ticket the client of
+    its requester: a known contact's client, or for a new address the client owning its domain.
+    So the requester must be a contact of the token's client, or a new address at one of its
+    domains. Any other address gets the same answer, whether another client's or nobody's."""
+    address = email.strip().lower()
+    known = list(Contact.objects.filter(email=address).values_list("client_id", flat=True)[:1])
+    if known:
+        in_scope = known[0] == client_id
+    else:
+        domain = address.rpartition("@")[2]
+        in_scope = EmailDomain.objects.filter(domain=domain, client_id=client_id).exists()
+    if not in_scope:
+        client = caller.token.client
+        raise Refused(
+            f"This API token is for {client} only: requester_email must be a contact of {client} "
+            "or an address at one of its email domains."
+        )
 
 
 def post_message(

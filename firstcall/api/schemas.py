@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
@@ -42,6 +42,18 @@ def _email(value: str) -> str:
         raise ValueError(f"{value!r} is not a valid email address") from None
     return value
 
+
+def _utc(moment: datetime) -> datetime:
+    # Without a zone, UTC; with one, converted to UTC: PostgreSQL refuses offsets beyond ±15:59.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is before the first representable moment
+        raise ValueError("is outside the range of dates") from None
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
 
 # Strings are stripped of surrounding whitespace, then length-checked, and never hold NUL.
 Subject = Annotated[
@@ -110,8 +122,8 @@ class TicketFilters(Schema):
     channel: Channel | None = None
     assignee: Username | None = Field(None, description="A username, or 'none' for unassigned tickets")
     requester_email: EmailFilter | None = None
-    created_after: datetime | None = Field(None, description="ISO 8601; without a zone, UTC")
-    created_before: datetime | None = Field(None, description="ISO 8601; without a zone, UTC")
+    created_after: UtcDateTime | None = Field(None, description="ISO 8601; without a zone, UTC")
+    created_before: UtcDateTime | None = Field(None, description="ISO 8601; without a zone, UTC")
     q: Search | None = Field(None, description="Text the subject contains (any case)")
 
 

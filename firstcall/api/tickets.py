@@ -1,17 +1,15 @@
 """/api/tickets: create, list, read, and add messages or notes. Thin: parse, check, call, render."""
 
 # No "from __future__ import annotations": ninja reads the view annotations at runtime.
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils import timezone
 from ninja import Field, Header, Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 
 from firstcall.api import operations
-from firstcall.api.auth import api_caller
+from firstcall.api.auth import ApiCaller, api_caller
 from firstcall.api.schemas import (
     MAX_ID,
     ErrorOut,
@@ -58,26 +56,28 @@ class TicketPages(PageNumberPagination):
         page_size: int | None = Field(None, ge=1, description="At most 100; larger asks get 100")
 
 
-def tickets_with_people() -> QuerySet[Ticket]:
-    """Tickets with everything their representation reads, in one query."""
-    return Ticket.objects.select_related("client", "requester", "assignee")
+def tickets_for(caller: ApiCaller) -> QuerySet[Ticket]:
+    """The tickets the caller may see — a client-scoped token's client's only — with everything
+    their representation reads, in one query. Every endpoint starts from here."""
+    tickets = Ticket.objects.select_related("client", "requester", "assignee")
+    if caller.client_id is not None:
+        tickets = tickets.filter(client_id=caller.client_id)
+    return tickets
 
 
-def find_ticket(number: str, queryset: QuerySet[Ticket] | None = None) -> Ticket:
+def find_ticket(number: str, tickets: QuerySet[Ticket]) -> Ticket:
+    """The ticket among ``tickets``; another client's ticket is as unknown as a missing one."""
     pk = parse_ticket_number(number)
     if pk is None or format_ticket_number(pk) != number or pk > MAX_ID:
         raise Http404(f"{number!r} is not a ticket number: ticket numbers look like T-000123.")
-    ticket = (queryset if queryset is not None else tickets_with_people()).filter(pk=pk).first()
+    ticket = tickets.filter(pk=pk).first()
     if ticket is None:
         raise Http404(f"There is no ticket {number}.")
     return ticket
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
-
-
-def filter_tickets(filters: TicketFilters) -> QuerySet[Ticket]:
+def filter_tickets(tickets: QuerySet[Ticket], filters: TicketFilters) -> QuerySet[Ticket]:
+    """``tickets`` narrowed by the filters (a scoped token naming another client finds none)."""
     conditions = Q()
     if filters.status:
         conditions &= Q(status__in=filters.status)
@@ -96,12 +96,12 @@ def filter_tickets(filters: TicketFilters) -> QuerySet[Ticket]:
     if filters.requester_email:
         conditions &= Q(requester__email=filters.requester_email)
     if filters.created_after is not None:
-        conditions &= Q(created_at__gte=_aware(filters.created_after))
+        conditions &= Q(created_at__gte=filters.created_after)
     if filters.created_before is not None:
-        conditions &= Q(created_at__lt=_aware(filters.created_before))
+        conditions &= Q(created_at__lt=filters.created_before)
     if filters.q:
         conditions &= Q(subject__icontains=filters.q)
-    return tickets_with_people().filter(conditions).order_by("-created_at", "-id")
+    return tickets.filter(conditions).order_by("-created_at", "-id")
 
 
 @router.post(
@@ -125,7 +125,8 @@ def create_ticket(
         submitted = operations.submit(caller, idempotency_key, payload.model_dump())
     except operations.Refused as refusal:
         return Status(422, ErrorOut(detail=str(refusal)))
-    ticket = tickets_with_people().get(pk=submitted.ticket_id)
+    # Intake opened it for the requester's client, which submit checked is a scoped token's own.
+    ticket = find_ticket(format_ticket_number(submitted.ticket_id), tickets_for(caller))
     response["Location"] = request.build_absolute_uri(f"{request.path.rstrip('/')}/{ticket.number}")
     if submitted.replayed:
         response["Idempotent-Replayed"] = "true"
@@ -141,8 +142,7 @@ def create_ticket(
 )
 @paginate(TicketPages, page_size=25, max_page_size=100)
 def list_tickets(request: HttpRequest, filters: Query[TicketFilters]) -> QuerySet[Ticket]:
-    api_caller(request)
-    return filter_tickets(filters)
+    return filter_tickets(tickets_for(api_caller(request)), filters)
 
 
 @router.get(
@@ -153,12 +153,12 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]) -> QuerySe
     description="Internal notes are left out unless include_notes=true.",
 )
 def get_ticket(request: HttpRequest, number: str, include_notes: bool = False) -> Ticket:
-    api_caller(request)
+    caller = api_caller(request)
     timeline = operations.timeline_messages()
     if not include_notes:
         timeline = timeline.exclude(kind=MessageKind.NOTE)
     return find_ticket(
-        number, tickets_with_people().prefetch_related(Prefetch("messages", timeline, to_attr="timeline"))
+        number, tickets_for(caller).prefetch_related(Prefetch("messages", timeline, to_attr="timeline"))
     )
 
 
@@ -179,7 +179,7 @@ def post_ticket_message(
     idempotency_key: IdempotencyKey = None,
 ) -> Status[object]:
     caller = api_caller(request)
-    ticket = find_ticket(number)
+    ticket = find_ticket(number, tickets_for(caller))
     try:
         if payload.kind == "note":
             message, replayed = operations.add_note(caller, idempotency_key, ticket, payload.body)

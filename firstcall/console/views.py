@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -20,6 +21,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from firstcall.accounts import two_factor
 from firstcall.accounts.models import Role, User
 from firstcall.console import panels, queries
 from firstcall.console.forms import (
@@ -61,23 +63,30 @@ def site_context() -> dict[str, Any]:
     return {"msp_name": settings.FIRSTCALL_MSP_NAME}
 
 
+def _whole_page_redirect(request: HttpRequest, url: str) -> HttpResponse:
+    if request.headers.get("HX-Request") == "true":
+        # An htmx refresh (after the session expired, say): send the whole page there instead
+        # of swapping the sign-in page into the queue.
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
 def staff_required(view: View) -> View:
-    """Signed-in, active staff only; anyone else goes to the sign-in page."""
+    """Signed-in, active staff only, whose sign-in is finished; anyone else goes to the sign-in
+    page, and staff who still owe a two-factor code (or must set up an app) go to that step."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         user = request.user
         if not user.is_authenticated or not user.is_active:
-            to_login = redirect_to_login(request.get_full_path())
-            if request.headers.get("HX-Request") == "true":
-                # An htmx refresh after the session expired: send the whole page to sign-in
-                # instead of swapping the sign-in page into the queue.
-                response = HttpResponse(status=204)
-                response["HX-Redirect"] = to_login["Location"]
-                return response
-            return to_login
+            return _whole_page_redirect(request, redirect_to_login(request.get_full_path())["Location"])
         if not isinstance(user, User) or user.role not in Role.values:
             raise PermissionDenied("The staff console is for the MSP's staff.")
+        second_step = two_factor.unfinished_sign_in_url(user, request.get_full_path())
+        if second_step is not None:
+            return _whole_page_redirect(request, second_step)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -92,6 +101,18 @@ def staff_user(request: HttpRequest) -> User:
 class SignInView(LoginView):
     template_name = "console/login.html"
     redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        two_factor.password_accepted(self.request, staff_user(self.request))
+        return response
+
+    def get_success_url(self) -> str:
+        # After the password, a code from the user's app (or setting one up) when owed.
+        target = super().get_success_url()
+        user = self.request.user
+        second_step = two_factor.unfinished_sign_in_url(user, target) if isinstance(user, User) else None
+        return second_step or target
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), **site_context()}

@@ -9,10 +9,18 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseForbidden
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+    HttpResponseForbidden,
+)
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
+
+from firstcall.ratelimits import limiter
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +42,10 @@ def twilio_signature_is_valid(request: HttpRequest) -> bool:
 
 def twilio_webhook(view: View) -> View:
     """POST only, no CSRF (Twilio signs instead), and a 403 — with nothing stored but a log
-    line — unless the request carries a valid signature made with our auth token."""
+    line — unless the request carries a valid signature made with our auth token. Rate limited
+    per address for wrong signatures and per Twilio account for signed requests."""
 
+    @limiter.twilio_webhook
     @csrf_exempt
     @require_POST
     @wraps(view)
@@ -50,6 +60,9 @@ def twilio_webhook(view: View) -> View:
                 else "missing or wrong X-Twilio-Signature",
             )
             return HttpResponseForbidden("Invalid or missing X-Twilio-Signature.", content_type="text/plain")
+        if any("\x00" in text for name, values in request.POST.lists() for text in (name, *values)):
+            # Twilio never sends one, and no database text column can hold it.
+            return HttpResponseBadRequest("A parameter holds a NUL character.", content_type="text/plain")
         return view(request, *args, **kwargs)
 
     return checked

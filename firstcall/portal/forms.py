@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
 
 from firstcall.accounts.models import User
+from firstcall.security.content import assess_attachment
 
 MAX_DESCRIPTION_CHARS = 20_000
 MAX_SUBJECT_CHARS = 300
@@ -121,6 +122,44 @@ MAX_FILES_PER_REPLY = 5
 
 def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
+
+
+# The first bytes of programs and scripts, whatever the file is called ("invoice.pdf").
+PROGRAM_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x7fELF", "a Linux program"),
+    (b"\xcf\xfa\xed\xfe", "a macOS program"),
+    (b"\xce\xfa\xed\xfe", "a macOS program"),
+    (b"\xfe\xed\xfa\xcf", "a macOS program"),
+    (b"\xfe\xed\xfa\xce", "a macOS program"),
+    (b"\xca\xfe\xba\xbe", "a macOS or Java program"),
+    (b"#!/", "a script"),
+    (b"#! /", "a script"),
+    (b"L\x00\x00\x00\x01\x14\x02\x00", "a Windows shortcut"),
+)
+
+
+def _is_windows_program(content: bytes) -> bool:
+    """'MZ', and where its header points, 'PE': a Windows program (a text starting 'MZ' is not)."""
+    if len(content) < 0x40 or not content.startswith(b"MZ"):
+        return False
+    offset = int.from_bytes(content[0x3C:0x40], "little")
+    return content[offset : offset + 4] == b"PE\x00\x00"
+
+
+def refused_upload(upload: UploadedFile) -> str | None:
+    """Why a file a client sends through the portal is refused, or None to keep it: a program or
+    script by its name or declared type, by its first bytes, or inside a zip (the same judgement
+    the payment-verification analysis makes of a forwarded email's attachments)."""
+    name = str(upload.name or "file")
+    content = upload.read()
+    upload.seek(0)
+    if _is_windows_program(content):
+        return f"{name} is a Windows program"
+    for signature, what in PROGRAM_SIGNATURES:
+        if content.startswith(signature):
+            return f"{name} is {what}"
+    risk = assess_attachment(name, upload.content_type or "", content)
+    return risk.why if risk is not None and risk.kind == "executable" else None
 
 
 class SignInForm(forms.Form):
@@ -267,6 +306,13 @@ class ReplyForm(forms.Form):
             raise forms.ValidationError(
                 f"These files are larger than {_size(settings.FIRSTCALL_MAX_MESSAGE_BYTES)} together; "
                 "send them in several replies."
+            )
+        refused = [reason for f in files if (reason := refused_upload(f)) is not None]
+        if refused:
+            raise forms.ValidationError(
+                f"{'; '.join(refused)}. We do not accept programs or scripts in the portal, to keep your "
+                "computers and ours safe. If a technician asked you for this file, they will tell you "
+                "another way to send it."
             )
         return files
 

@@ -30,6 +30,7 @@ from firstcall.portal.access import (
 )
 from firstcall.portal.forms import PasswordSignInForm, SetPasswordForm, SignInForm
 from firstcall.portal.views import portal_context, site_context
+from firstcall.ratelimits import limiter
 
 # Where the page to return to after an emailed link waits (the link may open in this browser).
 NEXT_KEY = "portal_next"
@@ -60,6 +61,7 @@ def _sign_in_page(
     return render(request, "portal/sign_in.html", context, status=status)
 
 
+@limiter.sign_in_email
 @require_http_methods(["GET", "POST"])
 def sign_in_page(request: HttpRequest) -> HttpResponseBase:
     """GET: the sign-in page. POST: email me a link (the same answer for any address)."""
@@ -77,6 +79,7 @@ def sign_in_page(request: HttpRequest) -> HttpResponseBase:
     return redirect("portal:sign_in_sent")
 
 
+@limiter.portal_page
 @require_GET
 def sign_in_sent(request: HttpRequest) -> HttpResponse:
     context = {
@@ -87,6 +90,7 @@ def sign_in_sent(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/sign_in_sent.html", context)
 
 
+@limiter.sign_in_password
 @require_POST
 def sign_in_password(request: HttpRequest) -> HttpResponseBase:
     form = PasswordSignInForm(request.POST)
@@ -100,6 +104,7 @@ def sign_in_password(request: HttpRequest) -> HttpResponseBase:
     return redirect(next_from(request))
 
 
+@limiter.sign_in_link
 @require_http_methods(["GET", "POST"])
 def sign_in_link(request: HttpRequest, token: str) -> HttpResponse:
     """GET: a button to sign in (mail scanners open links; only the press uses it up).
@@ -124,6 +129,7 @@ def sign_in_link(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
+@limiter.portal_page
 @require_POST
 def sign_out_view(request: HttpRequest) -> HttpResponse:
     sign_out(request)
@@ -131,6 +137,7 @@ def sign_out_view(request: HttpRequest) -> HttpResponse:
     return redirect("portal:sign_in")
 
 
+@limiter.portal_page
 @require_http_methods(["GET", "POST"])
 @contact_required
 def password(request: HttpRequest, viewer: Viewer) -> HttpResponse:

@@ -25,6 +25,7 @@ from firstcall.portal.explain import emergency_plan, support_phone
 from firstcall.portal.forms import PortalRequestForm, ReplyForm, RequestForm
 from firstcall.portal.intake import web_form_external_id
 from firstcall.portal.progress import progress_of, rows_with_progress
+from firstcall.ratelimits import limiter
 from firstcall.reports.dashboard import format_percent
 from firstcall.tickets.actions import ALLOWED_TRANSITIONS, IllegalTransition
 from firstcall.tickets.models import Channel, MessageKind, Status, Ticket, format_ticket_number
@@ -50,6 +51,7 @@ def _form_page(request: HttpRequest, form: RequestForm, status: int = 200) -> Ht
     return render(request, "portal/request_form.html", {**site_context(), "form": form}, status=status)
 
 
+@limiter.request_form
 @require_http_methods(["GET", "POST"])
 def request_form(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
@@ -74,6 +76,7 @@ def request_form(request: HttpRequest) -> HttpResponse:
     return redirect("portal:request_sent", token=token)
 
 
+@limiter.portal_page
 @require_GET
 def request_sent(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     inbound = (
@@ -104,6 +107,7 @@ TICKETS_PER_PAGE = 25
 SHOW_DONE = "done"
 
 
+@limiter.portal_page
 @require_GET
 @contact_required
 def home(request: HttpRequest, viewer: Viewer) -> HttpResponse:
@@ -142,6 +146,7 @@ def _ticket_page(
     return render(request, "portal/ticket.html", context, status=status)
 
 
+@limiter.portal_page
 @require_GET
 @contact_required
 def ticket_detail(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponse:
@@ -159,6 +164,7 @@ def _uploaded(files: list[UploadedFile]) -> list[intake.ReplyFile]:
     ]
 
 
+@limiter.portal_write
 @require_POST
 @contact_required
 def ticket_reply(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponse:
@@ -192,6 +198,7 @@ def ticket_reply(request: HttpRequest, viewer: Viewer, number: str) -> HttpRespo
     return redirect("portal:ticket", number=ticket.number)
 
 
+@limiter.portal_page
 @require_POST
 @contact_required
 def ticket_close(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponse:
@@ -209,6 +216,7 @@ def ticket_close(request: HttpRequest, viewer: Viewer, number: str) -> HttpRespo
     return redirect("portal:ticket", number=ticket.number)
 
 
+@limiter.portal_page
 @require_GET
 @contact_required
 def attachment_download(request: HttpRequest, viewer: Viewer, pk: int) -> FileResponse:
@@ -241,6 +249,7 @@ def _new_request_page(
     return render(request, "portal/new_request.html", context, status=status)
 
 
+@limiter.portal_write
 @require_http_methods(["GET", "POST"])
 @contact_required
 def new_request(request: HttpRequest, viewer: Viewer) -> HttpResponse:
@@ -269,6 +278,7 @@ def new_request(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     return redirect("portal:ticket", number=number)
 
 
+@limiter.portal_page
 @require_GET
 @contact_required
 def account(request: HttpRequest, viewer: Viewer) -> HttpResponse:

@@ -82,7 +82,8 @@ def test_create_api_token_command_prints_a_working_token(api_with_token, bob) ->
     from firstcall.tickets.models import AuditEvent
 
     issued = AuditEvent.objects.get(action="api_token_issued")
-    assert issued.after == {"user": "bob", "name": "PSA sync"} and plain not in str(issued.after)
+    assert issued.after == {"user": "bob", "name": "PSA sync", "client_id": None}
+    assert plain not in str(issued.after)
 
 
 @pytest.mark.parametrize(

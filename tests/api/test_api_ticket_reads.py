@@ -222,3 +222,20 @@ def test_post_to_a_ticket_is_405(api, desk) -> None:
     assert response.json() == {
         "detail": f"POST is not allowed on /api/tickets/{desk['scanner'].number}; allowed: GET."
     }
+
+
+@pytest.mark.parametrize(
+    ("moment", "status"),
+    [
+        # Offsets PostgreSQL does not take (beyond ±15:59) are converted to UTC first.
+        ("2026-03-04T00:00:00-17:25", 200),
+        ("2026-03-04T00:00:00+23:59", 200),
+        # Before the first representable moment once in UTC: refused, not a database error.
+        ("0001-01-01T00:00:00+05:00", 422),
+    ],
+)
+def test_date_filters_with_any_offset_are_read_in_utc(api, desk, moment: str, status: int) -> None:
+    response = api.get("/api/tickets", {"created_after": moment})
+    assert response.status_code == status, response.content
+    if status == 422:
+        assert response.json()["detail"][0]["field"] == "created_after"

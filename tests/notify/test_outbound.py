@@ -126,4 +126,4 @@ def test_ping_pong_with_an_autoresponder_is_cut_off(
     assert len(outbox) == 3
     last = Ticket.objects.order_by("-pk").first()
     assert last is not None
-    assert last.messages.filter(kind=MessageKind.EVENT, body_text__contains="possible mail loop").exists()
+    assert last.messages.filter(kind=MessageKind.NOTE, body_text__contains="possible mail loop").exists()

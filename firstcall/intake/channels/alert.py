@@ -84,7 +84,9 @@ def _status(value: Any, where: str) -> str:
 def _load(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as error:
+        # A lone surrogate ("\ud800") is not text: no database could store it.
+        json.dumps(body, ensure_ascii=False).encode()
+    except (ValueError, RecursionError) as error:  # Unicode errors are ValueErrors; RecursionError: [[[[...
         raise Rejected(f"the body is not valid JSON: {error}") from None
     if not isinstance(body, dict):
         raise Rejected("the body must be a JSON object")
@@ -92,7 +94,8 @@ def _load(raw: bytes) -> dict[str, Any]:
 
 
 def _digest(*parts: str) -> str:
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    # surrogatepass: JSON may carry a lone surrogate ("\ud800") in any label.
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def parse_alertmanager(raw: bytes, client_label: str = "client") -> Notification:

@@ -14,14 +14,15 @@ def interpret(inbound: InboundMessage) -> IncomingRequest:
         email = str(body["requester_email"]).strip().lower()
         subject = str(body.get("subject", "")).strip()
         text = str(body["body"]).strip()
-    except (ValueError, KeyError, TypeError) as error:
+        ticket_id = int(body["ticket_id"]) if body.get("ticket_id") is not None else None
+    # OverflowError: int(Infinity); RecursionError: [[[[... nested too deep.
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as error:
         raise Rejected(f"API payload is not readable: {error}") from None
-    ticket_id = body.get("ticket_id")
     return IncomingRequest(
         sender=Person(email, str(body.get("requester_name", "")).strip()),
         subject=subject,
         body_text=text,
-        named_ticket_id=int(ticket_id) if ticket_id is not None else None,
+        named_ticket_id=ticket_id,
         only_named_ticket=ticket_id is not None,
         is_emergency=bool(body.get("is_emergency", False)),
         no_acknowledgment_reason=""

@@ -154,7 +154,7 @@ def _logged_call(raw: bytes, external_id: str) -> IncomingRequest:
         description = str(fields["description"]).strip()
         subject = str(fields.get("subject", "")).strip()
         taken_by = str(fields["taken_by"]).strip()
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise Rejected(f"logged call is not readable: {error}") from None
     if not caller:
         raise Rejected("logged call without the caller's number")

@@ -45,7 +45,8 @@ KEYWORDS: dict[str, Keyword] = {
     **dict.fromkeys(("HELP", "INFO"), Keyword.HELP),
 }
 EMERGENCY_PREFIX = re.compile(r"\s*(URGENT|EMERGENCY)\b", re.IGNORECASE)
-MEDIA_URL_PARAM = re.compile(r"MediaUrl(\d+)")
+# Twilio numbers media from 0 (at most 10): a canonical number, so MediaUrl{i} names it again.
+MEDIA_URL_PARAM = re.compile(r"MediaUrl(0|[1-9][0-9]{0,2})")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ def interpret(inbound: InboundMessage) -> IncomingRequest:
     raw = bytes(inbound.raw)
     try:
         kind = json.loads(raw).get("kind")
-    except (ValueError, AttributeError) as error:
+    except (ValueError, AttributeError, RecursionError) as error:  # RecursionError: [[[[... too deep
         raise Rejected(f"web payload is not readable: {error}") from None
     return interpret_reply(raw) if kind == PORTAL_REPLY else interpret_form(raw)
 
@@ -29,7 +29,7 @@ def interpret_form(raw: bytes) -> IncomingRequest:
         email = str(fields["email"]).strip().lower()
         subject = str(fields["subject"]).strip()
         description = str(fields["description"]).strip()
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise Rejected(f"web form payload is not readable: {error}") from None
     if not email or "@" not in email:
         raise Rejected("web form payload has no email address")
@@ -58,7 +58,15 @@ def interpret_reply(raw: bytes) -> IncomingRequest:
             )
             for item in fields.get("attachments", [])
         )
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as error:
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+        binascii.Error,
+    ) as error:
         raise Rejected(f"portal reply payload is not readable: {error}") from None
     if not email:
         raise Rejected("portal reply payload has no email address")

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from firstcall.intake.alerts import find_source, receive_alert
 from firstcall.intake.channels.alert import ALERTMANAGER, GENERIC
+from firstcall.ratelimits.limiter import alert_webhook
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +56,14 @@ def _alert_hook(request: HttpRequest, slug: str, format: str) -> JsonResponse:
     return JsonResponse({"groups": [group.as_json() for group in outcome.groups]})
 
 
+@alert_webhook
 @csrf_exempt
 @require_POST
 def alertmanager_hook(request: HttpRequest, slug: str) -> JsonResponse:
     return _alert_hook(request, slug, ALERTMANAGER)
 
 
+@alert_webhook
 @csrf_exempt
 @require_POST
 def generic_alert_hook(request: HttpRequest, slug: str) -> JsonResponse:

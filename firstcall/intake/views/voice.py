@@ -15,12 +15,13 @@ from django.views.decorators.http import require_POST
 from ninja.errors import AuthenticationError
 from twilio.twiml.voice_response import VoiceResponse
 
-from firstcall.api.auth import bearer_caller
+from firstcall.api.auth import NEEDS_EVERY_CLIENT, bearer_caller
 from firstcall.escalation.engine import acknowledge_by_call
 from firstcall.intake import calls
 from firstcall.intake.channels.phone import parse_pbx_event
 from firstcall.intake.request import Rejected
 from firstcall.intake.webhooks import twilio_webhook, twiml
+from firstcall.ratelimits.limiter import token_webhook
 
 log = logging.getLogger(__name__)
 
@@ -173,21 +174,27 @@ def _json_error(status: int, message: str) -> JsonResponse:
     return response
 
 
+@token_webhook
 @csrf_exempt
 @require_POST
 def call_event(request: HttpRequest) -> JsonResponse:
     """The generic PBX call-event webhook (docs/phone.md): bearer token, JSON body."""
     try:
-        bearer_caller(request)
+        caller = bearer_caller(request)
     except AuthenticationError as refusal:
         return _json_error(401, str(refusal.message))
+    if caller.client_id is not None:
+        # A call may be any client's: its answer names the ticket it opened.
+        return _json_error(403, NEEDS_EVERY_CLIENT)
     try:
         body = request.body
     except RequestDataTooBig:
         return _json_error(413, f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
+        # A lone surrogate ("\ud800") is not text: no database could store it.
+        json.dumps(data, ensure_ascii=False).encode()
+    except (ValueError, RecursionError) as error:  # Unicode errors are ValueErrors; RecursionError: [[[[...
         return _json_error(400, f"The body is not valid JSON: {error}.")
     try:
         event = parse_pbx_event(data)
