@@ -35,6 +35,7 @@ from firstcall.tickets.models import (
     Ticket,
     format_ticket_number,
 )
+from firstcall.tickets.presentation import text_to_show
 from firstcall.triage.priority import Priority
 
 CANONICAL_NUMBER = re.compile(r"^T-(\d{6,})$")
@@ -211,9 +212,6 @@ def _delivery(message: Message) -> Delivery | None:
 
 
 def timeline(ticket: Ticket) -> list[TimelineEntry]:
-    # Imported here: the email parser is its own module and need not load for other pages.
-    from firstcall.intake.email_parser import trim_quoted_reply
-
     messages = (
         Message.objects.filter(ticket=ticket)
         .select_related("author_user", "author_contact", "delivery")
@@ -222,17 +220,12 @@ def timeline(ticket: Ticket) -> list[TimelineEntry]:
     )
     entries = []
     for message in messages:
-        full = message.body_text
-        text = full
-        if message.kind == MessageKind.INBOUND and full:
-            trimmed = trim_quoted_reply(full)
-            if trimmed.strip() and trimmed.strip() != full.strip():
-                text = trimmed
+        text, full_text = text_to_show(message)
         entries.append(
             TimelineEntry(
                 message=message,
                 text=text,
-                full_text=full if text != full else "",
+                full_text=full_text,
                 delivery=_delivery(message),
                 author=_author(message),
             )

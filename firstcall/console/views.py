@@ -43,6 +43,7 @@ from firstcall.tickets.actions import ALLOWED_TRANSITIONS, Actor, IllegalTransit
 from firstcall.tickets.handover import HandoverError, hand_over_to_engineering, is_engineering
 from firstcall.tickets.merge import CannotMerge, merge_tickets
 from firstcall.tickets.models import Attachment, Channel, Status, Ticket
+from firstcall.tickets.presentation import download_response
 from firstcall.tickets.priority import override_priority
 from firstcall.tickets.replies import (
     STAFF_LABEL,
@@ -388,21 +389,7 @@ def ticket_acknowledge(request: HttpRequest, number: str) -> HttpResponse:
 @staff_required
 def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     attachment = get_object_or_404(Attachment, pk=pk)
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError:
-        raise Http404(f"The file of attachment {attachment.filename!r} is missing from storage.") from None
-    # Always a download, never rendered: client-sent files may be HTML or scripts.
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=attachment.filename or f"attachment-{attachment.pk}",
-        content_type="application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return download_response(attachment)
 
 
 @require_POST

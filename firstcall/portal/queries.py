@@ -16,6 +16,7 @@ from firstcall.portal.explain import TargetTerms, contract_terms
 from firstcall.reports.metrics import SlaPerformance, sla_performance
 from firstcall.reports.periods import Period, PeriodChoice
 from firstcall.tickets.models import DONE_STATUSES, OPEN_STATUSES, Message, MessageKind, Ticket
+from firstcall.tickets.presentation import text_to_show
 
 # The account page lists requests resolved or closed this recently.
 RECENT_DAYS = 30
@@ -66,9 +67,6 @@ def _author(message: Message) -> str:
 
 def timeline(ticket: Ticket) -> list[Entry]:
     """The public timeline, oldest first: no internal notes. Two queries (messages, files)."""
-    # Imported here: the email parser is a big module the other portal pages need not load.
-    from firstcall.intake.email_parser import trim_quoted_reply
-
     messages = (
         Message.objects.filter(ticket=ticket, kind__in=public_message_kinds())
         .select_related("author_user", "author_contact")
@@ -77,17 +75,12 @@ def timeline(ticket: Ticket) -> list[Entry]:
     )
     entries = []
     for message in messages:
-        full = message.body_text
-        text = full
-        if message.kind == MessageKind.INBOUND and full:
-            trimmed = trim_quoted_reply(full)
-            if trimmed.strip() and trimmed.strip() != full.strip():
-                text = trimmed
+        text, full_text = text_to_show(message)
         entries.append(
             Entry(
                 message=message,
                 text=text,
-                full_text=full if text != full else "",
+                full_text=full_text,
                 author=_author(message),
                 from_client=message.kind == MessageKind.INBOUND,
             )

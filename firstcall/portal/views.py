@@ -29,6 +29,7 @@ from firstcall.ratelimits import limiter
 from firstcall.reports.dashboard import format_percent
 from firstcall.tickets.actions import ALLOWED_TRANSITIONS, IllegalTransition
 from firstcall.tickets.models import Channel, MessageKind, Status, Ticket, format_ticket_number
+from firstcall.tickets.presentation import download_response
 
 
 def site_context() -> dict[str, Any]:
@@ -221,21 +222,7 @@ def ticket_close(request: HttpRequest, viewer: Viewer, number: str) -> HttpRespo
 @contact_required
 def attachment_download(request: HttpRequest, viewer: Viewer, pk: int) -> FileResponse:
     attachment = visible_attachment(viewer, pk)
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file is missing from storage.") from None
-    # Always a download, never rendered: files on a ticket may be HTML or scripts.
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=attachment.filename or f"attachment-{attachment.pk}",
-        content_type="application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return download_response(attachment)
 
 
 def _new_request_page(
