@@ -15,9 +15,11 @@
   against the database, and 1,000 escalation deadlines at one instant paged by the real worker
   (target p99 ≤ 5 s from the deadline to the provider). Needs a PostgreSQL server
   (BENCH_POSTGRES_URL) and Redis (BENCH_REDIS_URL); ``python -m bench`` skips it without one.
+- pages: on PostgreSQL with 100,000 tickets (10,000 open), the staff console's queue and ticket
+  page, server time p50/p95 (targets p95 ≤ 150 ms and ≤ 100 ms) and SQL queries per page.
 
 Each run uses a fresh data folder (and sweeps a fresh PostgreSQL database).
-``python -m bench import``, ``ack``, ``sms``, ``triage`` or ``sweeps`` runs one.
+``python -m bench import``, ``ack``, ``sms``, ``triage``, ``sweeps`` or ``pages`` runs one.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ import os
 import subprocess
 import sys
 
-from bench import ack_latency, import_eml, sla_escalation, sms_webhook, triage
+from bench import ack_latency, console_pages, import_eml, sla_escalation, sms_webhook, triage
 
-CHOICES = ("all", "import", "ack", "sms", "triage", "sweeps")
+CHOICES = ("all", "import", "ack", "sms", "triage", "sweeps", "pages")
 
 
 def main(argv: list[str]) -> int:
@@ -46,13 +48,16 @@ def main(argv: list[str]) -> int:
         triage.main()
     if which == "sweeps":
         sla_escalation.main()
+    if which == "pages":
+        console_pages.main()
     if which == "all":
         server = os.environ.get("BENCH_POSTGRES_URL", sla_escalation.DEFAULT_POSTGRES_URL)
         if not sla_escalation.postgres_reachable(server):
-            print(f"sweeps: skipped, no PostgreSQL server at {server} (set BENCH_POSTGRES_URL)")
+            print(f"sweeps, pages: skipped, no PostgreSQL server at {server} (set BENCH_POSTGRES_URL)")
             return 0
         # Its own process: triage above has set Django up on SQLite in this one.
         subprocess.run([sys.executable, "-m", "bench", "sweeps"], check=False)
+        subprocess.run([sys.executable, "-m", "bench", "pages"], check=False)
     return 0
 
 

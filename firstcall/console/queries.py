@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core import paginator
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Case, F, IntegerField, Prefetch, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Prefetch, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from firstcall.accounts.models import User
@@ -117,6 +118,15 @@ def ticket_queue(filters: dict[str, Any], viewer: User, now: datetime | None = N
     return tickets
 
 
+def rows_of_page(queue: QuerySet[Ticket], page: paginator.Page[Ticket]) -> list[Ticket]:
+    """The page's tickets with their client, requester and assignee. The page's ids are chosen
+    first (a sort over the ticket table alone) and only those rows joined: joining all open
+    work before sorting it cost several times more on 10,000 open tickets."""
+    chosen = page.object_list
+    assert isinstance(chosen, QuerySet)  # a Paginator over a QuerySet pages by slicing it
+    return list(queue.filter(pk__in=Subquery(chosen.values("pk"))))
+
+
 def open_ticket_teams() -> list[str]:
     """The teams that open work is routed to (by triage rules or an escalation to engineering)."""
     return list(
@@ -139,14 +149,9 @@ def ticket_id_from_number(number: str) -> int | None:
 
 def ticket_for_page(pk: int) -> Ticket | None:
     return (
+        # follows_up and merged_into are shown by number, from their ids: not joined.
         Ticket.objects.select_related(
-            "client",
-            "requester",
-            "requester__client",
-            "assignee",
-            "follows_up",
-            "merged_into",
-            "verification__outcome_by",
+            "client", "requester", "requester__client", "assignee", "verification__outcome_by"
         )
         .prefetch_related(
             Prefetch("requester__phone_numbers", queryset=PhoneNumber.objects.order_by("label", "number")),

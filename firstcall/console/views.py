@@ -138,9 +138,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         form.is_valid()
         filters = form.cleaned_data  # the valid filters; an unreadable one is ignored
     now = timezone.now()
-    page = Paginator(queries.ticket_queue(filters, viewer, now), TICKETS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    queue = queries.ticket_queue(filters, viewer, now)
+    page = Paginator(queue, TICKETS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     chosen = {key: value for key, value in query.items() if value}
@@ -148,7 +147,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         **site_context(),
         "form": form,
         "page": page,
-        "tickets": list(page.object_list),
+        "tickets": queries.rows_of_page(queue, page),
         "now": now,
         "saved_views": [(view, urlencode(view.filters), chosen == view.filters) for view in SAVED_VIEWS],
         "filter_query": query.urlencode(),

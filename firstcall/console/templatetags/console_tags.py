@@ -6,6 +6,8 @@ from datetime import datetime
 
 from django import template
 
+from firstcall.tickets.models import format_ticket_number
+
 register = template.Library()
 
 
@@ -28,3 +30,9 @@ def countdown_words(due: datetime, now: datetime) -> str:
 @register.simple_tag
 def countdown(due: datetime, now: datetime) -> str:
     return countdown_words(due, now)
+
+
+@register.filter
+def ticket_number(ticket_id: int) -> str:
+    """'T-000123' from a ticket's id, without loading the ticket."""
+    return format_ticket_number(ticket_id)
