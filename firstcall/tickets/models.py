@@ -111,6 +111,12 @@ class Ticket(models.Model):
             models.Index(
                 fields=["resolved_at"], name="ticket_resolved", condition=models.Q(resolved_at__isnull=False)
             ),
+            # The queue's team filter lists the teams of open work: a small index, not a scan.
+            models.Index(
+                fields=["team"],
+                name="ticket_open_team",
+                condition=models.Q(status__in=OPEN_STATUSES) & ~models.Q(team=""),
+            ),
         ]
 
     def __str__(self) -> str:
