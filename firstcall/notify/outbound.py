@@ -108,6 +108,13 @@ def sms_unreachable_reason(phone: str) -> str:
     return ""
 
 
+def opted_out_numbers(numbers: list[str]) -> set[str]:
+    """Those of ``numbers`` that opted out of texts (STOP), in one query."""
+    if not numbers:
+        return set()
+    return set(SmsOptOut.objects.filter(number__in=numbers).values_list("number", flat=True))
+
+
 def opt_out(number: str, *, keyword: str = "STOP") -> bool:
     """The number texted STOP (or another opt-out keyword): send it no more texts until it opts
     back in. Returns False if it had opted out already (a redelivered STOP changes nothing)."""
@@ -178,8 +185,23 @@ def schedule_acknowledgment(ticket: Ticket, inbound_message: Message, route: Rou
     return message
 
 
-def schedule_reply(ticket: Ticket, message: Message, to_address: str) -> Delivery:
-    """Queue a staff reply (already on the timeline as ``message``) for sending by email."""
+def schedule_reply(ticket: Ticket, message: Message, route: Route) -> Delivery:
+    """Queue a staff reply (already on the timeline as ``message``) for sending by email, in the
+    ticket's email thread, or by text."""
+    if route.channel == Channel.SMS:
+        from_address, rfc_message_id = sender_and_message_id(Channel.SMS)
+        delivery = Delivery.objects.create(
+            message=message,
+            purpose=DeliveryPurpose.REPLY,
+            channel=Channel.SMS,
+            to_address=route.address,
+            from_address=from_address,
+            subject="",
+            body_text=message.body_text,
+            rfc_message_id=rfc_message_id,
+        )
+        enqueue_delivery_on_commit(delivery.pk)
+        return delivery
     rfc_message_id = message.rfc_message_id or _email_message_id()
     if not message.rfc_message_id:
         Message.objects.filter(pk=message.pk).update(rfc_message_id=rfc_message_id)
@@ -187,13 +209,15 @@ def schedule_reply(ticket: Ticket, message: Message, to_address: str) -> Deliver
     thread_ids = list(
         ticket.messages.exclude(rfc_message_id="")
         .exclude(pk=message.pk)
+        # Texts and calls have ids of their own kind, not Message-IDs of the email thread.
+        .exclude(channel__in=(Channel.SMS, Channel.PHONE))
         .order_by("created_at", "id")
         .values_list("rfc_message_id", flat=True)
     )
     delivery = Delivery.objects.create(
         message=message,
         purpose=DeliveryPurpose.REPLY,
-        to_address=to_address,
+        to_address=route.address,
         from_address=settings.DEFAULT_FROM_EMAIL,
         subject=message.subject or reply_subject(ticket),
         body_text=message.body_text,
