@@ -326,3 +326,51 @@ class ReplyForm(forms.Form):
         data = self.data.copy() if isinstance(self.data, QueryDict) else QueryDict(mutable=True)
         data["token"] = str(uuid.uuid4())
         self.data = data
+
+
+class VerifyEmailForm(forms.Form):
+    """A suspicious email saved as a file, for us to check (payment verification)."""
+
+    original = forms.FileField(
+        label="The suspicious email, saved as a file (.eml)",
+        help_text='In Outlook: open the email, File › Save as. In Gmail: ⋮ › "Download message".',
+    )
+    note = forms.CharField(
+        label="What made you suspicious? (optional)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    token = forms.UUIDField(
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "This form has expired. Please upload the email again.",
+            "invalid": "This form has expired. Please upload the email again.",
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            # One token per rendering: a double submit opens one verification.
+            self.initial.setdefault("token", uuid.uuid4())
+
+    def clean_original(self) -> bytes:
+        from firstcall.security.portal_upload import NotAnEmail, check_uploaded_email
+
+        upload: UploadedFile = self.cleaned_data["original"]
+        if (upload.size or 0) > settings.FIRSTCALL_MAX_MESSAGE_BYTES:
+            raise forms.ValidationError(
+                f"This file is larger than {_size(settings.FIRSTCALL_MAX_MESSAGE_BYTES)}, the most we accept."
+            )
+        content = bytes(upload.read())
+        try:
+            check_uploaded_email(content)
+        except NotAnEmail as error:
+            raise forms.ValidationError(str(error)) from None
+        return content
+
+    def renew_token(self) -> None:
+        data = self.data.copy() if isinstance(self.data, QueryDict) else QueryDict(mutable=True)
+        data["token"] = str(uuid.uuid4())
+        self.data = data

@@ -27,6 +27,7 @@ urlpatterns: list[URLPattern] = [
     re_path(TICKET + r"close/$", views.ticket_close, name="ticket_close"),
     path("portal/files/<int:pk>/", views.attachment_download, name="attachment"),
     path("portal/new/", views.new_request, name="new_request"),
+    path("portal/verify/", views.verify_email, name="verify_email"),
     path("portal/password/", sign_in_views.password, name="password"),
     # Client admins.
     path("portal/account/", views.account, name="account"),

@@ -22,11 +22,12 @@ from firstcall.notify.outbound import first_response_target_text
 from firstcall.portal import intake, queries
 from firstcall.portal.access import Viewer, contact_required, visible_attachment, visible_ticket
 from firstcall.portal.explain import emergency_plan, support_phone
-from firstcall.portal.forms import PortalRequestForm, ReplyForm, RequestForm
+from firstcall.portal.forms import PortalRequestForm, ReplyForm, RequestForm, VerifyEmailForm
 from firstcall.portal.intake import web_form_external_id
 from firstcall.portal.progress import progress_of, rows_with_progress
 from firstcall.ratelimits import limiter
 from firstcall.reports.dashboard import format_percent
+from firstcall.security.portal_upload import verify_uploaded_email
 from firstcall.tickets.actions import ALLOWED_TRANSITIONS, IllegalTransition
 from firstcall.tickets.models import Channel, MessageKind, Status, Ticket, format_ticket_number
 from firstcall.tickets.presentation import download_response
@@ -284,3 +285,38 @@ def account(request: HttpRequest, viewer: Viewer) -> HttpResponse:
         "recent_days": queries.RECENT_DAYS,
     }
     return render(request, "portal/account.html", context)
+
+
+def _verify_page(
+    request: HttpRequest, viewer: Viewer, form: VerifyEmailForm, status: int = 200
+) -> HttpResponse:
+    context = {**portal_context(viewer, nav="verify"), "form": form}
+    return render(request, "portal/verify_email.html", context, status=status)
+
+
+@limiter.portal_write
+@require_http_methods(["GET", "POST"])
+@contact_required
+def verify_email(request: HttpRequest, viewer: Viewer) -> HttpResponse:
+    """Upload a suspicious email: the same payment verification as forwarding it to verify@."""
+    if request.method != "POST":
+        return _verify_page(request, viewer, VerifyEmailForm())
+    form = VerifyEmailForm(request.POST, request.FILES)
+    if not form.is_valid():
+        if "token" in form.errors:
+            form.renew_token()
+        return _verify_page(request, viewer, form, status=400)
+    outcome = verify_uploaded_email(
+        viewer.contact,
+        token=form.cleaned_data["token"],
+        original=form.cleaned_data["original"],
+        note=form.cleaned_data["note"],
+    )
+    if outcome.ticket_id is None:
+        form.add_error(None, f"We could not accept this email: {outcome.reason or 'please try again'}.")
+        form.renew_token()
+        return _verify_page(request, viewer, form, status=400)
+    number = format_ticket_number(outcome.ticket_id)
+    if not outcome.duplicate:
+        messages.success(request, f"We are checking it: {number}. Do not pay or reply until we confirm.")
+    return redirect("portal:ticket", number=number)
