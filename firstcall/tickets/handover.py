@@ -37,7 +37,7 @@ def hand_over_to_engineering(ticket: Ticket, *, by: User, note: str, engineer: U
         raise HandoverError(f"{engineer.display_name} is not in engineering.")
     actor = Actor(user=by, label="staff console")
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update().select_related("assignee").get(pk=ticket.pk)
+        locked = Ticket.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=ticket.pk)
         before = locked.team
         Ticket.objects.filter(pk=locked.pk).update(team=ENGINEERING_TEAM)
         locked.team = ENGINEERING_TEAM
