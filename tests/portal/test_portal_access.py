@@ -31,7 +31,16 @@ PUBLIC = {
     "sign_in_link",
     "sign_out",
 }
-CONTACTS = {"home", "ticket", "ticket_reply", "ticket_close", "attachment", "new_request", "verify_email", "password"}
+CONTACTS = {
+    "home",
+    "ticket",
+    "ticket_reply",
+    "ticket_close",
+    "attachment",
+    "new_request",
+    "verify_email",
+    "password",
+}
 CLIENT_ADMINS = {"account"}
 FORM_DATA = {
     "body": "let me in",
