@@ -137,3 +137,26 @@ def cpu_seconds(pid: int) -> dict[str, float]:
         used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
         pending.extend(int(child) for child in children)
     return used
+
+
+def cpu_seconds_of_command(command: str) -> dict[int, float]:
+    """CPU time used so far by each running process named ``command`` (e.g. "postgres": the
+    server and its backends, whoever they serve), by process id (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if text[text.find("(") + 1 : text.rfind(")")] == command:
+            fields = text.rpartition(")")[2].split()
+            used[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine has spent not idle, summed over its CPUs (Linux /proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")

@@ -1,10 +1,16 @@
 """The escalation runtime: start an escalation on a ticket, fire its levels at their minute,
 stop it on acknowledgment or resolution.
 
-Timing: each step is a Huey task scheduled at its moment (ETA) and a sweep every minute catches
-what a stopped worker missed. Both call ``run_step``, which re-reads the escalation and acts only
-if the step is still due; it claims the step with a guarded ``update()`` under a row lock, and a
-unique constraint on Page is the last guard, so two workers never send the same page twice.
+Timing: each step is a Huey task scheduled at its moment (ETA) — one task for all the steps a
+process schedules at the same moment — and a sweep every minute catches what a stopped worker
+missed. Both fire the steps due in batches (``_fire_batch``): one transaction locks up to
+STEP_BATCH due escalations (skipping rows another worker holds), re-checks each, claims them with
+one guarded ``update()`` and writes their pages, timeline entries and audit rows with one INSERT
+per table; the deliveries go out after commit. The task fires one batch led by its own step and
+queues another task when the batch was full; the sweep fires batch after batch. A task whose step
+was fired already finds nothing due; no step fires before its minute. ``run_step`` fires one
+escalation's step the same way. A unique constraint on Page is the last guard, so two workers
+never send the same page twice.
 
 A step that runs late fires every level that has come due since, in order, at once: each of
 those people should have heard by now, and nobody has acknowledged. Later levels keep their own
@@ -19,12 +25,14 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from firstcall.accounts.models import User, staff_with_phone
@@ -32,15 +40,16 @@ from firstcall.escalation.models import Escalation, EscalationLevel, Page, PageC
 from firstcall.escalation.pages import (
     PAGER,
     LevelInWords,
+    PageOrder,
+    Timeline,
     client_audience,
     page_routes,
     public_acknowledged_text,
     public_level_text,
-    send_pages,
     send_warning,
     spoken_ticket_number,
 )
-from firstcall.escalation.policies import level_targets, ordered_levels, owners, policy_for
+from firstcall.escalation.policies import Targets, ordered_levels, policy_for
 from firstcall.notify.models import Delivery, DeliveryPurpose
 from firstcall.tickets.actions import Actor, add_event, add_message, audit
 from firstcall.tickets.models import (
@@ -79,16 +88,46 @@ def _note(ticket: Ticket, text: str, at: datetime) -> None:
 
 
 def _schedule_step(escalation_id: int, level_position: int, at: datetime) -> None:
-    """After commit, run the step at ``at`` (now if due) as a Huey task."""
+    """After commit, run the step at ``at`` (now if due) as a Huey task — unless this process
+    has a task scheduled for that very moment already: that one fires every step due then (see
+    ``run_step_with_due``), so a thousand steps falling due at one instant cost one task, not a
+    thousand (each costs the worker a millisecond or two, even when it finds nothing to do)."""
     from firstcall.escalation.tasks import escalation_step
 
     def enqueue() -> None:
-        if at <= timezone.now():
+        now = timezone.now()
+        if at <= now:
             escalation_step(escalation_id, level_position)
-        else:
+        elif _first_task_at(at, now):
             escalation_step.schedule((escalation_id, level_position), eta=at)
 
     transaction.on_commit(enqueue)
+
+
+# The future moments this process has scheduled a step task for. A step whose moment is here
+# needs no task of its own: it committed before that moment, so the task, which runs at the
+# moment or later, finds it due. Forgetting costs only an extra task; the worst a lost task
+# costs is a minute, until the sweep.
+_task_moments: set[datetime] = set()
+_task_moments_lock = threading.Lock()
+
+
+def _first_task_at(at: datetime, now: datetime) -> bool:
+    """True (and remembered) if this process has no step task scheduled at ``at`` yet."""
+    with _task_moments_lock:
+        if at in _task_moments:
+            return False
+        if len(_task_moments) >= 1000:
+            _task_moments.difference_update([moment for moment in _task_moments if moment <= now])
+        _task_moments.add(at)
+        return True
+
+
+def forget_scheduled_moments() -> None:
+    """Forget every moment a step task was scheduled for (tests, which reuse moments and
+    flush Huey's schedule)."""
+    with _task_moments_lock:
+        _task_moments.clear()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,6 +277,13 @@ def warn_assignee(ticket: Ticket, *, reason: str) -> bool:
 # Firing levels
 # ---------------------------------------------------------------------------------------------
 
+# Escalations one transaction fires a step of. A burst (a thousand steps due at one instant) is
+# fired this many at a time by whichever workers come for it, each batch writing its timeline
+# entries, deliveries, pages and audit rows with one statement per table.
+STEP_BATCH = 100
+# Steps one sweep fires at most (the next sweep, a minute later, goes on).
+SWEEP_LIMIT = 500
+
 
 @dataclass(frozen=True)
 class _Fired:
@@ -251,70 +297,213 @@ def run_step(escalation_id: int, expected_level: int, *, now: datetime | None = 
     acknowledged, that level next and its minute reached. Safe to run twice, late or at once
     from two workers: only one claims a step. A late run also fires the levels due since.
     Returns the pages sent (empty when there was nothing to do)."""
-    now = now or timezone.now()
-    pages: list[Page] = []
+    return [
+        page
+        for fired in _run_alone(escalation_id, expected_level, now or timezone.now())
+        for page in fired.pages
+    ]
+
+
+def _run_alone(escalation_id: int, expected_level: int, now: datetime) -> list[_Fired]:
+    steps: list[_Fired] = []
     level: int | None = expected_level
     while level is not None:
-        fired = _fire_level(escalation_id, level, now)
-        if fired is None:
+        _, fired = _fire_batch(now, only=(escalation_id, level))
+        if not fired:
             break
-        pages += fired.pages
-        due_too = fired.next_step_at is not None and fired.next_step_at <= now
-        level = fired.next_level if due_too else None
-    return pages
+        steps += fired
+        due_too = fired[0].next_step_at is not None and fired[0].next_step_at <= now
+        level = fired[0].next_level if due_too else None
+    return steps
 
 
-def _fire_level(escalation_id: int, expected_level: int, now: datetime) -> _Fired | None:
+def _run_alone_or_retry_later(escalation_id: int, expected_level: int, now: datetime) -> int:
+    """``run_step`` for the sweep and the tasks once a batch has failed: a step that fails too
+    is logged and tried again RETRY_AFTER later, so one broken escalation never holds up the
+    others (nor makes the sweep loop on it). Returns the number of steps fired."""
+    try:
+        return len(_run_alone(escalation_id, expected_level, now))
+    except Exception:  # logged, and the step pushed back
+        log.exception("escalation %s: step %s failed; trying again later", escalation_id, expected_level)
+        Escalation.objects.filter(
+            pk=escalation_id, stopped_at__isnull=True, next_level=expected_level
+        ).update(next_step_at=now + RETRY_AFTER)
+        return 0
+
+
+def run_step_with_due(escalation_id: int, expected_level: int) -> int:
+    """The task scheduled at a step's minute — and at that moment for every step this process
+    scheduled for the same moment (``_schedule_step``): fire one batch of the steps due by now,
+    this one first. A full batch means more may be due: a new task goes on with them, queued
+    behind the deliveries this batch queued (theirs is a higher priority), so that the workers
+    send pages while the burst is still being fired. A task whose steps were fired already
+    finds nothing due. Returns the number of steps fired."""
+    now = timezone.now()
+    try:
+        selected, fired = _fire_batch(now, lead=escalation_id)
+    except Exception:  # logged; the steps due are fired one at a time instead
+        log.exception("a batch of escalation steps failed; firing them one at a time")
+        return _fire_each_alone(now, limit=SWEEP_LIMIT)
+    if selected >= STEP_BATCH:
+        from firstcall.escalation.tasks import escalation_step
+
+        escalation_step(escalation_id, expected_level)
+    return len(fired)
+
+
+def fire_due_steps(now: datetime | None = None, *, limit: int = SWEEP_LIMIT) -> int:
+    """Fire every step due that no other worker is firing, STEP_BATCH escalations to a
+    transaction, until none is left (or ``limit`` were handled). Rows another worker has locked
+    are skipped: that worker fires them. A step that makes the next level due too comes back in
+    the next batch, so levels due since fire in order. Without ``now``, each batch fires what is
+    due at its own moment. Should a batch fail, the steps due are fired one at a time, so one
+    broken escalation does not hold up the others. Returns the number of steps fired."""
+    fired = handled = 0
+    while handled < limit:
+        at = now or timezone.now()
+        try:
+            selected, steps = _fire_batch(at, limit=min(STEP_BATCH, limit - handled))
+        except Exception:  # logged; the steps are fired one by one below
+            log.exception("a batch of escalation steps failed; firing them one at a time")
+            return fired + _fire_each_alone(at, limit=limit - handled)
+        if not selected:
+            break
+        handled += selected
+        fired += len(steps)
+    return fired
+
+
+def _fire_each_alone(now: datetime, *, limit: int) -> int:
+    """The steps due, each in a transaction of its own (after a batch failed)."""
+    return sum(
+        _run_alone_or_retry_later(escalation_id, level, now)
+        for escalation_id, level in _due_steps(now, limit)
+    )
+
+
+def _still_due(escalation: Escalation, expected_level: int | None, now: datetime, *, early_ok: bool) -> bool:
+    """Active, at that level, its minute reached — or, with ``early_ok`` (the step a task was
+    scheduled for), less than CLOCK_TOLERANCE away."""
+    return (
+        escalation.stopped_at is None
+        and expected_level is not None
+        and escalation.next_level == expected_level
+        and escalation.next_step_at is not None
+        and escalation.next_step_at <= now + (CLOCK_TOLERANCE if early_ok else timedelta(0))
+    )
+
+
+def _fire_batch(
+    now: datetime,
+    *,
+    only: tuple[int, int] | None = None,
+    lead: int | None = None,
+    limit: int | None = None,
+) -> tuple[int, list[_Fired]]:
+    """In one transaction: lock the due escalations (``only``: that one at that level; else up
+    to ``limit`` due ones, oldest first but escalation ``lead`` first of all, skipping rows
+    other workers hold), work out each one's step, claim them with one guarded UPDATE, and
+    write what the steps send and say with one INSERT per table. Returns how many escalations
+    it locked and the steps fired."""
     with transaction.atomic():
-        escalation = (
-            Escalation.objects.select_for_update(of=("self",))
-            .select_related("policy", "ticket__client", "ticket__assignee", "ticket__requester")
-            .filter(pk=escalation_id)
-            .first()
+        locked = Escalation.objects.select_for_update(of=("self",), skip_locked=only is None).select_related(
+            "policy", "ticket__client", "ticket__assignee", "ticket__requester"
         )
-        if (
-            escalation is None
-            or escalation.stopped_at is not None
-            or escalation.next_level != expected_level
-            or escalation.next_step_at is None
-            or escalation.next_step_at > now + CLOCK_TOLERANCE
-        ):
-            return None
-        ticket = escalation.ticket
-        if ticket.status in FINISHED_STATUSES:
-            _stop(escalation, ticket, reason=f"ticket {Status(ticket.status).label.lower()}", now=now)
-            return None
-        levels = ordered_levels(escalation.policy_id)
-        plan = _plan(escalation, levels, expected_level, ticket, now)
+        if only is not None:
+            rows = list(locked.filter(pk=only[0]))
+        else:
+            # Due by now; the task's own step also a hair early (CLOCK_TOLERANCE), as when alone,
+            # but no other page leaves before its minute.
+            due_now = Q(next_step_at__lte=now)
+            if lead is not None:
+                due_now |= Q(pk=lead, next_step_at__lte=now + CLOCK_TOLERANCE)
+            due = locked.filter(due_now, stopped_at__isnull=True, next_level__isnull=False)
+            first = () if lead is None else (Case(When(pk=lead, then=Value(0)), default=Value(1)),)
+            rows = list(due.order_by(*first, "next_step_at", "pk")[: limit or STEP_BATCH])
+        targets = Targets(now)
+        levels_of: dict[int, list[EscalationLevel]] = {}
+        steps: list[tuple[Escalation, int, list[EscalationLevel], _Plan]] = []
+        for escalation in rows:
+            expected_level = only[1] if only is not None else escalation.next_level
+            alone = only is not None or escalation.pk == lead
+            if expected_level is None or not _still_due(escalation, expected_level, now, early_ok=alone):
+                continue
+            ticket = escalation.ticket
+            if ticket.status in FINISHED_STATUSES:
+                _stop(escalation, ticket, reason=f"ticket {Status(ticket.status).label.lower()}", now=now)
+                continue
+            if escalation.policy_id not in levels_of:
+                levels_of[escalation.policy_id] = ordered_levels(escalation.policy_id)
+            levels = levels_of[escalation.policy_id]
+            steps.append(
+                (escalation, expected_level, levels, _plan(escalation, levels, expected_level, targets))
+            )
+        _claim(steps)
+        timeline = Timeline(now)
+        fired: list[_Fired] = []
+        for escalation, expected_level, levels, plan in steps:
+            pages = _carry_out(timeline, escalation, levels, plan)
+            timeline.audit(
+                escalation.ticket,
+                "escalation_level_fired",
+                field="escalation",
+                before={"level": expected_level, "round": escalation.round},
+                after={
+                    "escalation": escalation.pk,
+                    "fired_level": plan.fired.position if plan.fired else None,
+                    "paged": sorted({page.user.username for page in pages if page.user is not None}),
+                    "next_level": plan.next_level,
+                    "next_step_at": plan.next_step_at.isoformat() if plan.next_step_at else None,
+                },
+                reason=escalation.reason,
+            )
+            if plan.next_level is not None and plan.next_step_at is not None:
+                # A level already due too (a late run) gets a task at once: it fires in order.
+                _schedule_step(escalation.pk, plan.next_level, plan.next_step_at)
+            fired.append(_Fired(pages, plan.next_level, plan.next_step_at))
+        timeline.write()
+    return len(rows), fired
+
+
+class StepClaimLost(RuntimeError):
+    """A locked escalation changed under the claim: the batch is rolled back, nothing written."""
+
+
+def _claim(steps: list[tuple[Escalation, int, list[EscalationLevel], _Plan]]) -> None:
+    """Move every step's escalation on to its next level: one UPDATE for the steps that were due
+    at the same level and round and move alike (usually the whole batch), guarded by that level
+    and round. The rows are locked, so every one matches; if one did not, the whole batch rolls
+    back rather than fire a step twice."""
+    alike: dict[tuple[int, int, _Move], list[int]] = {}
+    for escalation, expected_level, _, plan in steps:
+        alike.setdefault((expected_level, escalation.round, plan.move), []).append(escalation.pk)
+    for (expected_level, round_number, move), escalation_ids in alike.items():
+        changes: dict[str, Any] = {
+            "next_level": move.next_level,
+            # Relative to each row's own round start, which the UPDATE reads before it writes.
+            "next_step_at": None if move.next_after is None else F("round_started_at") + move.next_after,
+        }
+        if move.new_round:
+            changes["round"] = round_number + 1
+            changes["round_started_at"] = F("round_started_at") + move.round_shift
         claimed = Escalation.objects.filter(
-            pk=escalation.pk, stopped_at__isnull=True, next_level=expected_level, round=escalation.round
-        ).update(
-            next_level=plan.next_level,
-            next_step_at=plan.next_step_at,
-            round=plan.next_round,
-            round_started_at=plan.next_round_started_at,
-        )
-        if claimed != 1:
-            return None
-        pages = _carry_out(escalation, ticket, levels, plan, now)
-        audit(
-            ticket,
-            PAGER,
-            "escalation_level_fired",
-            field="escalation",
-            before={"level": expected_level, "round": escalation.round},
-            after={
-                "escalation": escalation.pk,
-                "fired_level": plan.fired.position if plan.fired else None,
-                "paged": sorted({page.user.username for page in pages if page.user is not None}),
-                "next_level": plan.next_level,
-                "next_step_at": plan.next_step_at.isoformat() if plan.next_step_at else None,
-            },
-            reason=escalation.reason,
-        )
-        if plan.next_level is not None and plan.next_step_at is not None and plan.next_step_at > now:
-            _schedule_step(escalation.pk, plan.next_level, plan.next_step_at)
-    return _Fired(pages, plan.next_level, plan.next_step_at)
+            pk__in=escalation_ids, stopped_at__isnull=True, next_level=expected_level, round=round_number
+        ).update(**changes)
+        if claimed != len(escalation_ids):
+            raise StepClaimLost(f"claimed {claimed} of {len(escalation_ids)} locked escalation steps")
+
+
+@dataclass(frozen=True)
+class _Move:
+    """How a fired step moves its escalation on, relative to the round it fired in — so the
+    steps of a batch that move alike are claimed by one UPDATE: the next level, its minute
+    counted from the current round's start (None: no level is left), and for a repeat, how far
+    after the current round the new one starts."""
+
+    next_level: int | None
+    next_after: timedelta | None
+    new_round: bool = False
+    round_shift: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -324,10 +513,12 @@ class _Plan:
     # The level that fires; None when every remaining level was empty (the owners are paged).
     fired: EscalationLevel | None
     users: list[User]
-    next_level: int | None
+    move: _Move
     next_step_at: datetime | None
-    next_round: int
-    next_round_started_at: datetime
+
+    @property
+    def next_level(self) -> int | None:
+        return self.move.next_level
 
 
 def _reachable(users: list[User]) -> list[User]:
@@ -336,7 +527,7 @@ def _reachable(users: list[User]) -> list[User]:
 
 
 def _plan(
-    escalation: Escalation, levels: list[EscalationLevel], expected_level: int, ticket: Ticket, now: datetime
+    escalation: Escalation, levels: list[EscalationLevel], expected_level: int, targets: Targets
 ) -> _Plan:
     """Which level fires now (the expected one, or the next one with someone to page), whom
     it pages, and when the following level is due."""
@@ -346,46 +537,33 @@ def _plan(
     fired: EscalationLevel | None = None
     users: list[User] = []
     for level in remaining:
-        users = _reachable(level_targets(level, ticket, now))
+        users = _reachable(targets.of_level(level, escalation.ticket))
         if users:
             fired = level
             break
         skipped.append(level)
     if fired is None:
-        users = _reachable(owners())
+        users = _reachable(targets.owners())
     following = [level for level in remaining if fired is not None and level.position > fired.position]
     policy = escalation.policy
     if following:
-        nxt = following[0]
-        return _Plan(
-            skipped,
-            fired,
-            users,
-            nxt.position,
-            escalation.round_started_at + timedelta(minutes=nxt.after_minutes),
-            escalation.round,
-            escalation.round_started_at,
-        )
-    if levels and escalation.round < policy.repeat_count:
-        last_due = escalation.round_started_at + timedelta(minutes=levels[-1].after_minutes)
-        round_start = last_due + timedelta(minutes=policy.repeat_after_minutes)
-        return _Plan(
-            skipped,
-            fired,
-            users,
-            levels[0].position,
-            round_start + timedelta(minutes=levels[0].after_minutes),
-            escalation.round + 1,
-            round_start,
-        )
-    return _Plan(skipped, fired, users, None, None, escalation.round, escalation.round_started_at)
+        move = _Move(following[0].position, timedelta(minutes=following[0].after_minutes))
+    elif levels and escalation.round < policy.repeat_count:
+        # The next round starts repeat_after_minutes after the last level's minute.
+        shift = timedelta(minutes=levels[-1].after_minutes + policy.repeat_after_minutes)
+        move = _Move(levels[0].position, shift + timedelta(minutes=levels[0].after_minutes), True, shift)
+    else:
+        move = _Move(None, None)
+    next_step_at = None if move.next_after is None else escalation.round_started_at + move.next_after
+    return _Plan(skipped, fired, users, move, next_step_at)
 
 
 def _carry_out(
-    escalation: Escalation, ticket: Ticket, levels: list[EscalationLevel], plan: _Plan, now: datetime
+    timeline: Timeline, escalation: Escalation, levels: list[EscalationLevel], plan: _Plan
 ) -> list[Page]:
     """Send the plan's pages and write the timeline: staff notes for skipped levels, the
     client's plain line for the level that fired."""
+    ticket = escalation.ticket
     count = len(levels)
     rank = {level.position: index + 1 for index, level in enumerate(levels)}
 
@@ -401,7 +579,7 @@ def _carry_out(
             if plan.fired is not None
             else "no later level has anyone either: paged the owners instead"
         )
-        _note(ticket, f"Nobody to page at {empty}; {onward}.", now)
+        timeline.note(ticket, f"Nobody to page at {empty}; {onward}.")
     if plan.fired is not None:
         words = in_words(plan.fired)
         position = plan.fired.position
@@ -410,28 +588,31 @@ def _carry_out(
         position = plan.skipped[-1].position if plan.skipped else escalation.next_level or 0
     if not plan.users:
         log.error("escalation %s of %s: nobody could be paged", escalation.pk, ticket.number)
-        _note(
+        timeline.note(
             ticket,
             "Nobody could be paged: no level has anyone reachable and no owner has an email or phone.",
-            now,
         )
         return []
-    pages = send_pages(
-        escalation,
-        ticket,
-        level_position=position,
-        round_number=escalation.round,
-        level=words,
-        users=plan.users,
-        now=now,
+    pages = timeline.pages(
+        PageOrder(
+            escalation,
+            ticket,
+            level_position=position,
+            round_number=escalation.round,
+            level=words,
+            users=plan.users,
+        )
     )
     first_level = plan.fired is not None and plan.fired.position == levels[0].position
-    add_event(
+    timeline.event(
         ticket,
         public_level_text(
-            ticket, client_audience(plan.fired), now, first_level=first_level, again=escalation.round > 0
+            ticket,
+            client_audience(plan.fired),
+            timeline.now,
+            first_level=first_level,
+            again=escalation.round > 0,
         ),
-        actor=PAGER,
     )
     return pages
 
@@ -456,19 +637,13 @@ def due_escalation_ids(now: datetime | None = None, limit: int = 500) -> list[in
     return [escalation_id for escalation_id, _ in _due_steps(now or timezone.now(), limit)]
 
 
-def sweep(now: datetime | None = None, limit: int = 500) -> int:
-    """Run every due step whose scheduled task was lost (a worker down, a queue flushed).
-    Returns how many escalations were due. A step that fails is tried again a minute later."""
-    now = now or timezone.now()
-    due = _due_steps(now, limit)
-    for escalation_id, level in due:
-        try:
-            run_step(escalation_id, level, now=now)
-        except Exception:  # one broken escalation must not stop the others; it is logged
-            log.exception("escalation %s: step %s failed; trying again later", escalation_id, level)
-            Escalation.objects.filter(pk=escalation_id, stopped_at__isnull=True, next_level=level).update(
-                next_step_at=now + RETRY_AFTER
-            )
+def sweep(now: datetime | None = None, limit: int = SWEEP_LIMIT) -> int:
+    """Fire every due step whose scheduled task was lost (a worker down, a queue flushed), in
+    batches (``fire_due_steps``). Returns how many escalations were due. With nothing due it is
+    one read of the partial index. A step that fails is tried again a minute later."""
+    due = _due_steps(now or timezone.now(), limit)
+    if due:
+        fire_due_steps(now, limit=limit)
     return len(due)
 
 

@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from firstcall.accounts.models import Role, User
 from firstcall.config_memo import memoized_config
-from firstcall.escalation.models import EscalationLevel, EscalationPolicy, TargetKind
+from firstcall.escalation.models import EscalationLevel, EscalationPolicy, OnCallSchedule, TargetKind
 from firstcall.escalation.oncall import on_call_user, rebuild_shifts
 from firstcall.tickets.models import Ticket
 
@@ -45,26 +45,45 @@ def ordered_levels(policy_id: int) -> list[EscalationLevel]:
     )
 
 
-def level_targets(level: EscalationLevel, ticket: Ticket, at: datetime) -> list[User]:
-    """The active staff users the level pages for this ticket at ``at``; may be empty."""
-    kind = TargetKind(level.target_kind)
-    if kind == TargetKind.ASSIGNEE:
-        users = [ticket.assignee] if ticket.assignee is not None else []
-    elif kind == TargetKind.USER:
-        users = [level.target_user] if level.target_user is not None else []
-    elif kind == TargetKind.ROLE:
-        users = list(User.objects.filter(role=level.target_role, is_active=True).order_by("pk"))
-    else:
-        schedule = level.target_schedule
-        assert schedule is not None  # the level_target_matches_kind constraint
-        if schedule.shifts_until is None or schedule.shifts_until <= at:
-            # The daily task has not run for weeks (or never): build the shifts before asking.
-            rebuild_shifts(schedule.pk)
-        user = on_call_user(schedule.pk, at)
-        users = [user] if user is not None else []
-    return [user for user in users if user.is_active]
+class Targets:
+    """Whom levels page at one instant ``at``, for any number of tickets: each lookup (the person
+    on call in a schedule, everyone with a role, the owners) runs once however many steps of a
+    batch ask for it."""
 
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+        self._on_call: dict[int, User | None] = {}
+        self._by_role: dict[str, list[User]] = {}
 
-def owners() -> list[User]:
-    """The last resort when every remaining level is empty."""
-    return list(User.objects.filter(role=Role.OWNER, is_active=True).order_by("pk"))
+    def of_level(self, level: EscalationLevel, ticket: Ticket) -> list[User]:
+        """The active staff users the level pages for this ticket; may be empty."""
+        kind = TargetKind(level.target_kind)
+        if kind == TargetKind.ASSIGNEE:
+            users = [ticket.assignee] if ticket.assignee is not None else []
+        elif kind == TargetKind.USER:
+            users = [level.target_user] if level.target_user is not None else []
+        elif kind == TargetKind.ROLE:
+            users = self._with_role(level.target_role)
+        else:
+            schedule = level.target_schedule
+            assert schedule is not None  # the level_target_matches_kind constraint
+            user = self._on_call_in(schedule)
+            users = [user] if user is not None else []
+        return [user for user in users if user.is_active]
+
+    def owners(self) -> list[User]:
+        """The last resort when every remaining level is empty."""
+        return self._with_role(Role.OWNER)
+
+    def _with_role(self, role: str) -> list[User]:
+        if role not in self._by_role:
+            self._by_role[role] = list(User.objects.filter(role=role, is_active=True).order_by("pk"))
+        return self._by_role[role]
+
+    def _on_call_in(self, schedule: OnCallSchedule) -> User | None:
+        if schedule.pk not in self._on_call:
+            if schedule.shifts_until is None or schedule.shifts_until <= self.at:
+                # The daily task has not run for weeks (or never): build the shifts before asking.
+                rebuild_shifts(schedule.pk)
+            self._on_call[schedule.pk] = on_call_user(schedule.pk, self.at)
+        return self._on_call[schedule.pk]

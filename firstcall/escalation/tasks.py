@@ -5,14 +5,16 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from firstcall.escalation.engine import run_step, sweep
+from firstcall.escalation.engine import run_step_with_due, sweep
 from firstcall.escalation.oncall import extend_all_shifts
 
 
 @db_task()
 def escalation_step(escalation_id: int, expected_level: int) -> int:
-    """Fire one escalation level at its minute (scheduled with an ETA). Returns pages sent."""
-    return len(run_step(escalation_id, expected_level))
+    """Fire one escalation level at its minute (scheduled with an ETA) in a batch with the other
+    steps due by then; a full batch queues another task for the rest. Returns the number of
+    steps fired (0: a batch fired them already)."""
+    return run_step_with_due(escalation_id, expected_level)
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -5,13 +5,18 @@ the same message twice, and a failure is retried with growing delays."""
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import make_msgid
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -46,6 +51,26 @@ def enqueue_delivery_on_commit(delivery_id: int) -> None:
     from firstcall.notify.tasks import deliver
 
     transaction.on_commit(lambda: deliver(delivery_id))
+
+
+# Deliveries sent by one task. A burst (a thousand pages at once) goes out as many such tasks,
+# which the worker runs side by side; each sends its emails over one SMTP connection.
+DELIVERY_BATCH = 40
+
+
+def enqueue_deliveries_on_commit(delivery_ids: Sequence[int]) -> None:
+    """Send the deliveries once the transaction that created them commits, by tasks of up to
+    DELIVERY_BATCH deliveries."""
+    from firstcall.notify.tasks import deliver_batch
+
+    ids = list(delivery_ids)
+
+    def enqueue() -> None:
+        for start in range(0, len(ids), DELIVERY_BATCH):
+            deliver_batch(ids[start : start + DELIVERY_BATCH])
+
+    if ids:
+        transaction.on_commit(enqueue)
 
 
 def acknowledgment_rate_exceeded(address: str) -> bool:
@@ -101,11 +126,23 @@ class Route:
 
 def sms_unreachable_reason(phone: str) -> str:
     """Why we may not text this number ("" if we may): it opted out (STOP) or is a landline."""
-    if SmsOptOut.objects.filter(number=phone).exists():
-        return f"{phone} opted out of text messages (STOP)"
-    if PhoneNumber.objects.filter(number=phone, can_receive_sms=False).exists():
-        return f"{phone} cannot receive text messages (landline)"
-    return ""
+    return sms_unreachable_reasons([phone]).get(phone, "")
+
+
+def sms_unreachable_reasons(phones: Sequence[str]) -> dict[str, str]:
+    """Why we may not text each of these numbers, for those we may not (two queries however
+    many numbers): it opted out (STOP) or is a landline."""
+    numbers = sorted(set(phones))
+    reasons = {
+        number: f"{number} cannot receive text messages (landline)"
+        for number in PhoneNumber.objects.filter(number__in=numbers, can_receive_sms=False).values_list(
+            "number", flat=True
+        )
+    }
+    reasons.update(
+        (number, f"{number} opted out of text messages (STOP)") for number in opted_out_numbers(numbers)
+    )
+    return reasons
 
 
 def opted_out_numbers(numbers: list[str]) -> set[str]:
@@ -236,80 +273,201 @@ def retry_delay(attempts: int) -> timedelta:
 def deliver_now(delivery_id: int) -> DeliveryStatus | None:
     """Claim and send one delivery. Returns the new status, or None if another worker has it
     or it is not due. On failure the row goes back to pending with a later next_attempt_at."""
-    from firstcall.notify.email import send_email
+    return deliver_many([delivery_id]).get(delivery_id)
+
+
+@dataclass(frozen=True)
+class HandedOver:
+    """A message the provider (SMTP server, SMS or voice API) took, when, and its id there."""
+
+    at: datetime
+    provider_message_id: str = ""
+
+
+def deliver_many(delivery_ids: Sequence[int]) -> dict[int, DeliveryStatus]:
+    """Claim and send those of ``delivery_ids`` that are due and no other worker's, with as few
+    round trips as one: one claim, the STOP check of all the texts at once, the emails over a
+    few SMTP connections while the texts and calls go out side by side, and one write for all
+    that were sent. Returns the new status of each delivery claimed (one another worker has, or not
+    due, is left out). A failure goes back to pending with a later next_attempt_at (or fails for
+    good), each on its own."""
+    claimed = _claim(delivery_ids)
+    texts = [delivery.to_address for delivery in claimed if delivery.channel == Channel.SMS]
+    unreachable = sms_unreachable_reasons(texts) if texts else {}
+    statuses: dict[int, DeliveryStatus] = {}
+    to_send: list[Delivery] = []
+    for delivery in claimed:
+        # The number may have texted STOP after this text was queued.
+        if delivery.channel == Channel.SMS and (reason := unreachable.get(delivery.to_address)):
+            statuses[delivery.pk] = _suppress(delivery, reason)
+        else:
+            to_send.append(delivery)
+    outcomes = _hand_over(to_send)
+    sent: list[tuple[Delivery, HandedOver]] = []
+    for delivery in to_send:
+        outcome = outcomes[delivery.pk]
+        if isinstance(outcome, HandedOver):
+            sent.append((delivery, outcome))
+            statuses[delivery.pk] = DeliveryStatus.SENT
+        else:
+            statuses[delivery.pk] = _failed(delivery, outcome)
+    _mark_sent(sent)
+    return statuses
+
+
+def _claim(delivery_ids: Sequence[int]) -> list[Delivery]:
+    """Lock and mark 'sending' those of the deliveries that are pending and due; rows another
+    worker holds are skipped, so two workers never claim the same one."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=list(delivery_ids), status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+            .order_by("pk")
+        )
+        if claimed:
+            Delivery.objects.filter(pk__in=[delivery.pk for delivery in claimed]).update(
+                status=DeliveryStatus.SENDING, claimed_until=now + timedelta(seconds=CLAIM_SECONDS)
+            )
+    return claimed
+
+
+# Threads that talk to the providers for a batch of deliveries (HTTP and SMTP: they wait, they
+# do not compute). One pool per process, made on first use (a forked worker makes its own).
+SENDER_THREADS = 16
+# A batch's emails go over up to this many SMTP connections at once, a share on each.
+EMAIL_CONNECTIONS = 4
+_senders: tuple[int, ThreadPoolExecutor] | None = None
+_senders_lock = threading.Lock()
+
+
+def _sender_pool() -> ThreadPoolExecutor:
+    global _senders
+    with _senders_lock:
+        if _senders is None or _senders[0] != os.getpid():
+            _senders = (os.getpid(), ThreadPoolExecutor(SENDER_THREADS, thread_name_prefix="firstcall-send"))
+        return _senders[1]
+
+
+def _hand_over(deliveries: list[Delivery]) -> dict[int, HandedOver | Exception]:
+    """Give each delivery to its provider, all at once: the emails over up to
+    EMAIL_CONNECTIONS SMTP connections (one after another on each), each text and call in a
+    thread of its own. Touches no database."""
+    from firstcall.notify.email import send_emails
+
+    emails = [delivery for delivery in deliveries if delivery.channel not in (Channel.SMS, Channel.PHONE)]
+    others = [delivery for delivery in deliveries if delivery.channel in (Channel.SMS, Channel.PHONE)]
+    shares = [emails[start::EMAIL_CONNECTIONS] for start in range(min(EMAIL_CONNECTIONS, len(emails)))]
+    if len(others) + len(shares) <= 1:  # one thing to do: no thread needed
+        return send_emails(emails) if emails else {delivery.pk: _send_one(delivery) for delivery in others}
+    pool = _sender_pool()
+    email_outcomes = [pool.submit(send_emails, share) for share in shares]
+    other_outcomes = {delivery.pk: pool.submit(_send_one, delivery) for delivery in others}
+    outcomes: dict[int, HandedOver | Exception] = {
+        pk: future.result() for pk, future in other_outcomes.items()
+    }
+    for future in email_outcomes:
+        outcomes.update(future.result())
+    return outcomes
+
+
+def _send_one(delivery: Delivery) -> HandedOver | Exception:
+    """A text or a call: the provider's id for it, or what went wrong."""
     from firstcall.notify.sms import send_sms
     from firstcall.notify.voice import place_page_call
 
-    now = timezone.now()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
-    ).update(status=DeliveryStatus.SENDING, claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
-    if claimed != 1:
-        return None
-    delivery = Delivery.objects.select_related("message__ticket").get(pk=delivery_id)
-    attempts = delivery.attempts + 1
     try:
-        if delivery.channel == Channel.SMS:
-            # The number may have texted STOP after this text was queued.
-            if unreachable := sms_unreachable_reason(delivery.to_address):
-                with transaction.atomic():
-                    Delivery.objects.filter(pk=delivery_id).update(
-                        status=DeliveryStatus.SUPPRESSED, last_error=unreachable, claimed_until=None
-                    )
-                    add_event(
-                        delivery.message.ticket,
-                        f"Did not send the {delivery.get_purpose_display().lower()} by text: {unreachable}.",
-                    )
-                return DeliveryStatus.SUPPRESSED
-            provider_message_id = send_sms(delivery)
-        elif delivery.channel == Channel.PHONE:
+        if delivery.channel == Channel.PHONE:
             # A call (a page): staff numbers, and STOP is about texts, so nothing suppresses it.
             provider_message_id = place_page_call(delivery)
         else:
-            send_email(delivery)
-            provider_message_id = ""
-    except Exception as error:  # any transport failure is retried; the error is recorded
-        reason = f"{type(error).__name__}: {error}"[:500]
-        # A channel may know that trying again cannot help (an invalid number): fail at once.
-        permanent = bool(getattr(error, "permanent", False))
-        if permanent or attempts >= settings.FIRSTCALL_DELIVERY_MAX_ATTEMPTS:
-            what = f"{delivery.get_purpose_display().lower()} to {delivery.to_address}"
-            with transaction.atomic():
-                Delivery.objects.filter(pk=delivery_id).update(
-                    status=DeliveryStatus.FAILED, attempts=attempts, last_error=reason, claimed_until=None
-                )
-                add_event(
-                    delivery.message.ticket,
-                    f"Could not send the {what}; the provider refused it for good: {reason}"
-                    if permanent
-                    else f"Gave up sending the {what} after {attempts} attempts: {reason}",
-                )
-            log.error("delivery %s failed for good: %s", delivery_id, reason)
-            return DeliveryStatus.FAILED
-        next_attempt = timezone.now() + retry_delay(attempts)
-        Delivery.objects.filter(pk=delivery_id).update(
-            status=DeliveryStatus.PENDING,
-            attempts=attempts,
-            last_error=reason,
-            next_attempt_at=next_attempt,
-            claimed_until=None,
-        )
-        log.warning(
-            "delivery %s failed (attempt %s), retry at %s: %s", delivery_id, attempts, next_attempt, reason
-        )
-        from firstcall.notify.tasks import deliver
+            provider_message_id = send_sms(delivery)
+    except Exception as error:  # any transport failure is recorded and retried
+        return error
+    return HandedOver(timezone.now(), provider_message_id)
 
-        deliver.schedule((delivery_id,), eta=next_attempt)
-        return DeliveryStatus.PENDING
-    Delivery.objects.filter(pk=delivery_id).update(
-        provider_message_id=provider_message_id,
-        status=DeliveryStatus.SENT,
+
+def _suppress(delivery: Delivery, reason: str) -> DeliveryStatus:
+    with transaction.atomic():
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.SUPPRESSED, last_error=reason, claimed_until=None
+        )
+        add_event(
+            delivery.message.ticket,
+            f"Did not send the {delivery.get_purpose_display().lower()} by text: {reason}.",
+        )
+    return DeliveryStatus.SUPPRESSED
+
+
+def _failed(delivery: Delivery, error: Exception) -> DeliveryStatus:
+    """The provider did not take it: try again later, or give up (and say so on the timeline)
+    when the channel knows retrying cannot help or after the last attempt."""
+    attempts = delivery.attempts + 1
+    reason = f"{type(error).__name__}: {error}"[:500]
+    # A channel may know that trying again cannot help (an invalid number): fail at once.
+    permanent = bool(getattr(error, "permanent", False))
+    if permanent or attempts >= settings.FIRSTCALL_DELIVERY_MAX_ATTEMPTS:
+        what = f"{delivery.get_purpose_display().lower()} to {delivery.to_address}"
+        with transaction.atomic():
+            Delivery.objects.filter(pk=delivery.pk).update(
+                status=DeliveryStatus.FAILED, attempts=attempts, last_error=reason, claimed_until=None
+            )
+            add_event(
+                delivery.message.ticket,
+                f"Could not send the {what}; the provider refused it for good: {reason}"
+                if permanent
+                else f"Gave up sending the {what} after {attempts} attempts: {reason}",
+            )
+        log.error("delivery %s failed for good: %s", delivery.pk, reason)
+        return DeliveryStatus.FAILED
+    next_attempt = timezone.now() + retry_delay(attempts)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.PENDING,
         attempts=attempts,
-        sent_at=timezone.now(),
-        last_error="",
+        last_error=reason,
+        next_attempt_at=next_attempt,
         claimed_until=None,
     )
-    return DeliveryStatus.SENT
+    log.warning(
+        "delivery %s failed (attempt %s), retry at %s: %s", delivery.pk, attempts, next_attempt, reason
+    )
+    from firstcall.notify.tasks import deliver
+
+    deliver.schedule((delivery.pk,), eta=next_attempt)
+    return DeliveryStatus.PENDING
+
+
+def _mark_sent(sent: list[tuple[Delivery, HandedOver]]) -> None:
+    """One UPDATE for every delivery the providers took, each with its own time and provider id.
+
+    Written as SQL (a CASE on the id, the same on SQLite and PostgreSQL): the ORM's Case/When
+    builds and resolves a filter per row, some milliseconds for a batch, in the one step every
+    outbound message passes through."""
+    if not sent:
+        return
+    meta = Delivery._meta
+    fields = {field.name: field for field in meta.concrete_fields if field.name in _SENT_COLUMNS}
+    column = {name: connection.ops.quote_name(field.column) for name, field in fields.items()}
+    when_then = " ".join(["WHEN %s THEN %s"] * len(sent))
+    sql = (
+        f"UPDATE {connection.ops.quote_name(meta.db_table)} SET "
+        f"{column['status']} = %s, {column['attempts']} = {column['attempts']} + 1, "
+        f"{column['last_error']} = '', {column['claimed_until']} = NULL, "
+        f"{column['sent_at']} = CASE {column['id']} {when_then} END, "
+        f"{column['provider_message_id']} = CASE {column['id']} {when_then} END "
+        f"WHERE {column['id']} IN ({', '.join(['%s'] * len(sent))})"
+    )
+    params: list[Any] = [DeliveryStatus.SENT.value]
+    for delivery, handed in sent:
+        params += [delivery.pk, fields["sent_at"].get_db_prep_value(handed.at, connection)]
+    for delivery, handed in sent:
+        params += [delivery.pk, handed.provider_message_id]
+    params += [delivery.pk for delivery, _ in sent]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+_SENT_COLUMNS = ("id", "status", "attempts", "last_error", "claimed_until", "sent_at", "provider_message_id")
 
 
 def due_delivery_ids(limit: int = 500) -> list[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from firstcall.notify.outbound import deliver_now, due_delivery_ids
+from firstcall.notify.outbound import DELIVERY_BATCH, deliver_many, deliver_now, due_delivery_ids
 
 
 # Before other queued work: an acknowledgment or a page waiting behind a burst of escalation
@@ -16,10 +16,16 @@ def deliver(delivery_id: int) -> str | None:
     return status.value if status else None
 
 
+@db_task(priority=10)
+def deliver_batch(delivery_ids: list[int]) -> int:
+    """Send a batch of deliveries (a burst of pages). Returns how many this worker claimed."""
+    return len(deliver_many(delivery_ids))
+
+
 @db_periodic_task(crontab(minute="*"))
 def sweep_deliveries() -> int:
     """Catches deliveries whose scheduled task was lost (a worker down, a queue flushed)."""
     ids = due_delivery_ids()
-    for delivery_id in ids:
-        deliver(delivery_id)
+    for start in range(0, len(ids), DELIVERY_BATCH):
+        deliver_batch(ids[start : start + DELIVERY_BATCH])
     return len(ids)

@@ -19,7 +19,7 @@ from huey.contrib.djhuey import HUEY
 
 from firstcall.accounts.models import Role, User
 from firstcall.clients.models import Contact
-from firstcall.escalation.engine import start_escalation, sweep
+from firstcall.escalation.engine import forget_scheduled_moments, start_escalation, sweep
 from firstcall.escalation.models import OnCallSchedule, Page
 from firstcall.escalation.oncall import set_rotation
 from firstcall.escalation.tasks import escalation_step
@@ -61,6 +61,15 @@ def engineering(staff: dict[str, User]) -> Iterator[OnCallSchedule]:
     with time_machine.travel(T0 - timedelta(hours=1), tick=False):
         set_rotation(schedule, [staff["erin"]])
     yield schedule
+
+
+@pytest.fixture(autouse=True)
+def _fresh_step_moments() -> Iterator[None]:
+    """The engine remembers which moments it scheduled a step task for; tests reuse moments
+    (every one starts at T0) and Huey's schedule does not outlive them."""
+    forget_scheduled_moments()
+    yield
+    forget_scheduled_moments()
 
 
 @pytest.fixture

@@ -14,9 +14,11 @@ from django.test.utils import CaptureQueriesContext
 
 from firstcall.accounts.models import User
 from firstcall.clients.models import Contact
+from firstcall.escalation import engine
 from firstcall.escalation.engine import due_escalation_ids, run_step, start_escalation, sweep
 from firstcall.escalation.models import Escalation, OnCallSchedule, Page
 from firstcall.escalation.tasks import escalation_step
+from firstcall.tickets.models import AuditEvent
 from tests.escalation.conftest import at_minute, minutes_after_t0, open_p1, paged
 
 Capture = Callable[..., Any]
@@ -147,6 +149,31 @@ def test_two_workers_starting_the_same_escalation_start_one(
     results = race(start)
     assert results[0] == results[1] is not None
     assert Escalation.objects.filter(ticket=ticket).count() == 1
+
+
+@ON_POSTGRESQL
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_workers_firing_a_burst_in_batches_fire_each_step_once(
+    dana: Contact,
+    staff: dict[str, User],
+    engineering: OnCallSchedule,
+    no_step_tasks: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "STEP_BATCH", 2)  # 6 due: several batches each, skipping the other's
+    with time_machine.travel(minutes_after_t0(0), tick=False):
+        tickets = [open_p1(dana, assignee=staff["bob"], subject=f"Site {n} is down") for n in range(6)]
+        for ticket in tickets:
+            start_escalation(ticket, reason="P1 opened")
+    due = minutes_after_t0(15)
+    Escalation.objects.update(next_level=1, next_step_at=due)
+
+    with time_machine.travel(due, tick=False):
+        results = race(engine.fire_due_steps)
+    assert sum(results) == 6
+    for ticket in tickets:
+        assert paged(ticket) == [("erin", "email"), ("erin", "sms")]
+    assert AuditEvent.objects.filter(action="escalation_level_fired").count() == 6
 
 
 def race(work: Callable[[], Any], workers: int = 2) -> list[Any]:
