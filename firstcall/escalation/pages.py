@@ -22,11 +22,10 @@ from firstcall.clients.models import normalize_phone
 from firstcall.escalation.models import Escalation, EscalationLevel, Page, PageChannel, TargetKind
 from firstcall.notify.models import Delivery, DeliveryPurpose
 from firstcall.notify.outbound import enqueue_deliveries_on_commit, sender_and_message_id
-from firstcall.tickets.actions import Actor
+from firstcall.tickets.actions import Actor, audit_row, message_row
 from firstcall.tickets.models import (
     AuditEvent,
     Channel,
-    Direction,
     Message,
     MessageKind,
     Ticket,
@@ -250,15 +249,7 @@ class Timeline:
         reason: str = "",
     ) -> None:
         self._audit.append(
-            AuditEvent(
-                ticket=ticket,
-                actor_label=PAGER.label,
-                action=action,
-                field=field,
-                before=before,
-                after=after,
-                reason=reason[:300],
-            )
+            audit_row(ticket, PAGER, action, field=field, before=before, after=after, reason=reason)
         )
 
     def pages(self, order: PageOrder) -> list[Page]:
@@ -352,15 +343,15 @@ class Timeline:
         subject: str,
         rfc_message_id: str,
     ) -> Message:
-        message = Message(
-            ticket=ticket,
+        message = message_row(
+            ticket,
             kind=kind,
-            direction=Direction.INTERNAL,
             channel=channel,
-            subject=subject[:300],
             body_text=text,
-            rfc_message_id=rfc_message_id[:255],
-            created_at=at,
+            actor=PAGER,
+            at=at,
+            subject=subject,
+            rfc_message_id=rfc_message_id,
         )
         self._messages.append(message)
         self._tickets[ticket.pk] = ticket

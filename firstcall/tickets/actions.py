@@ -68,7 +68,7 @@ class Actor:
         return cls(label=label)
 
 
-def audit(
+def audit_row(
     ticket: Ticket | None,
     actor: Actor,
     action: str,
@@ -78,7 +78,8 @@ def audit(
     after: Any = None,
     reason: str = "",
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    """The audit row of a change, unsaved (``audit`` saves it; batches insert many at once)."""
+    return AuditEvent(
         ticket=ticket,
         actor_user=actor.user,
         actor_contact=actor.contact,
@@ -89,6 +90,21 @@ def audit(
         after=after,
         reason=reason[:300],
     )
+
+
+def audit(
+    ticket: Ticket | None,
+    actor: Actor,
+    action: str,
+    *,
+    field: str = "",
+    before: Any = None,
+    after: Any = None,
+    reason: str = "",
+) -> AuditEvent:
+    event = audit_row(ticket, actor, action, field=field, before=before, after=after, reason=reason)
+    event.save(force_insert=True)
+    return event
 
 
 def open_ticket(
@@ -176,6 +192,46 @@ def _assign_by_rule(ticket: Ticket, username: str) -> None:
     assign(ticket, user, actor=Actor.system("triage rule"))
 
 
+DIRECTION_OF_KIND = {
+    MessageKind.INBOUND: Direction.IN,
+    MessageKind.REPLY: Direction.OUT,
+    MessageKind.AUTO_REPLY: Direction.OUT,
+    MessageKind.NOTE: Direction.INTERNAL,
+    MessageKind.EVENT: Direction.INTERNAL,
+}
+
+
+def message_row(
+    ticket: Ticket,
+    *,
+    kind: MessageKind,
+    channel: Channel,
+    body_text: str,
+    actor: Actor,
+    at: datetime,
+    subject: str = "",
+    body_html: str = "",
+    rfc_message_id: str = "",
+    inbound_id: int | None = None,
+) -> Message:
+    """A timeline entry, unsaved: ``add_message`` saves it (and moves the ticket's updated_at);
+    batches insert many at once and move it themselves."""
+    return Message(
+        ticket=ticket,
+        kind=kind,
+        direction=DIRECTION_OF_KIND[kind],
+        channel=channel,
+        author_user=actor.user,
+        author_contact=actor.contact,
+        subject=subject[:300],
+        body_text=body_text,
+        body_html=body_html,
+        rfc_message_id=rfc_message_id[:255],
+        inbound_id=inbound_id,
+        created_at=at,
+    )
+
+
 def add_message(
     ticket: Ticket,
     *,
@@ -189,28 +245,20 @@ def add_message(
     inbound_id: int | None = None,
     created_at: datetime | None = None,
 ) -> Message:
-    direction = {
-        MessageKind.INBOUND: Direction.IN,
-        MessageKind.REPLY: Direction.OUT,
-        MessageKind.AUTO_REPLY: Direction.OUT,
-        MessageKind.NOTE: Direction.INTERNAL,
-        MessageKind.EVENT: Direction.INTERNAL,
-    }[kind]
     now = created_at or timezone.now()
-    message = Message.objects.create(
-        ticket=ticket,
+    message = message_row(
+        ticket,
         kind=kind,
-        direction=direction,
         channel=channel,
-        author_user=actor.user,
-        author_contact=actor.contact,
-        subject=subject[:300],
         body_text=body_text,
+        actor=actor,
+        at=now,
+        subject=subject,
         body_html=body_html,
-        rfc_message_id=rfc_message_id[:255],
+        rfc_message_id=rfc_message_id,
         inbound_id=inbound_id,
-        created_at=now,
     )
+    message.save(force_insert=True)
     if ticket.updated_at is None or now > ticket.updated_at:
         Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
         ticket.updated_at = now
