@@ -113,30 +113,116 @@ def _management_command(command: str, rest: list[str]) -> int:
 # firstcall web
 
 
+def default_web_processes() -> int:
+    """FIRSTCALL_WEB_PROCESSES, else one per CPU up to 4 (one where processes cannot fork).
+    Raises ValueError for a setting that is not a whole number."""
+    configured = os.environ.get("FIRSTCALL_WEB_PROCESSES", "").strip()
+    if configured:
+        if not configured.isdigit():
+            raise ValueError(f"FIRSTCALL_WEB_PROCESSES must be a whole number, not {configured!r}")
+        return int(configured)
+    return min(os.cpu_count() or 1, 4) if hasattr(os, "fork") else 1
+
+
 def web(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="firstcall web", description="Run the web server (waitress).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
+    parser.add_argument("--threads", type=int, default=8, help="request threads per process (default 8)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        help="server processes sharing the port (default FIRSTCALL_WEB_PROCESSES, else one per CPU up to 4)",
+    )
     args = parser.parse_args(argv)
+    try:
+        processes = args.processes if args.processes is not None else default_web_processes()
+    except ValueError as error:
+        parser.error(str(error))
+    if processes < 1 or (processes > 1 and not hasattr(os, "fork")):
+        parser.error("--processes must be 1 or more (and 1 where processes cannot fork)")
 
     import django
 
     django.setup()
-    import waitress
     from django.conf import settings
+    from django.db import connections
 
     # WhiteNoise serves static files straight from the apps (WHITENOISE_USE_FINDERS), so
     # collectstatic is optional; an existing STATIC_ROOT only avoids its "No directory" warning.
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     from firstcall.wsgi import application
 
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    listener = socket.create_server((args.host, args.port), family=family, backlog=1024)
+    if processes == 1:
+        return _serve_web(application, listener, args.threads)
+    # Several processes, one port: Django runs one request at a time per process (the GIL),
+    # so a busy server (a burst of texts) needs a process per core. Each accepts connections
+    # from the same socket; this one only looks after them.
+    connections.close_all()  # each child opens its own
+    children: list[int] = []
+    die_with_parent = _die_with_parent()
+    for _ in range(processes):
+        pid = os.fork()
+        if pid == 0:
+            if die_with_parent is not None:
+                die_with_parent()
+            os._exit(_serve_web(application, listener, args.threads))
+        children.append(pid)
+    listener.close()
+    return _look_after_web_processes(children)
+
+
+def _serve_web(application: Any, listener: socket.socket, threads: int) -> int:
+    import waitress
+
     def stop(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)  # waitress shuts its threads down on SystemExit
 
     signal.signal(signal.SIGTERM, stop)
-    waitress.serve(application, host=args.host, port=args.port, threads=args.threads, ident="firstcall")
+    try:
+        waitress.serve(application, sockets=[listener], threads=threads, ident="firstcall")
+    except KeyboardInterrupt:
+        pass
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 0
     return 0
+
+
+def _look_after_web_processes(children: list[int]) -> int:
+    """Wait for the server processes; SIGTERM or Ctrl-C stops them all, and so does one of them
+    exiting on its own (whatever runs this command restarts the whole web server)."""
+    running = set(children)
+
+    def stop_all(signum: int = signal.SIGTERM, frame: FrameType | None = None) -> None:
+        for pid in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
+    code = 0
+    stopped_early = False
+    while running:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        if pid not in running:
+            continue
+        running.discard(pid)
+        exit_code = os.waitstatus_to_exitcode(status)
+        if not stopped_early and running and exit_code != 0:
+            code = exit_code if exit_code > 0 else 1
+            print(
+                f"firstcall web: server process {pid} exited ({exit_code}); stopping the others",
+                file=sys.stderr,
+            )
+        if not stopped_early:
+            stopped_early = True
+            stop_all()
+    return code
 
 
 # ---------------------------------------------------------------------------------------------

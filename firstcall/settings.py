@@ -220,7 +220,7 @@ if REDIS_URL:
     }
 else:
     HUEY = {
-        "huey_class": "huey.SqliteHuey",
+        "huey_class": "firstcall.task_queue.CheckpointSyncedSqliteHuey",
         "name": env_str("FIRSTCALL_HUEY_NAME", "firstcall"),
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": HUEY_IMMEDIATE,
@@ -302,6 +302,10 @@ if FIRSTCALL_SMS_PROVIDER not in {"console", "twilio"}:
     raise ImproperlyConfigured(
         f"FIRSTCALL_SMS_PROVIDER must be console or twilio, got {FIRSTCALL_SMS_PROVIDER!r}"
     )
+# A new ticket's acknowledgment to someone who texted goes in our answer to Twilio's webhook
+# (TwiML <Message>): at once, with no API request. Off where TwiML <Message> is not offered
+# (Twilio's IE1 and AU1 regions): the acknowledgment then goes through the API like any text.
+FIRSTCALL_SMS_ACK_IN_RESPONSE = env_bool("FIRSTCALL_SMS_ACK_IN_RESPONSE", True)
 # The number our texts come from (and clients text and call).
 FIRSTCALL_SMS_FROM = env_str("FIRSTCALL_SMS_FROM", "+15550100000")
 # Pages also ring staff phones (a voice call through the SMS provider; press 1 to acknowledge).

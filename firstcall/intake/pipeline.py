@@ -77,8 +77,12 @@ class IntakeOutcome:
     created_ticket: bool = False
     duplicate: bool = False
     reason: str = ""
-    # An answer for the sender on the same channel right away (a staff "ACK" by text).
+    # An answer for the sender on the same channel right away (a staff "ACK" by text, the
+    # acknowledgment of a new ticket when it goes in the webhook's answer).
     reply: str = ""
+    # The delivery that ``reply`` is, when it is one (the acknowledgment): the provider reports
+    # on it to the status webhook, which names it.
+    reply_delivery_id: int | None = None
 
     @property
     def ticket_number(self) -> str | None:
@@ -261,15 +265,17 @@ def _apply(
             reply=acknowledged if inbound.channel == Channel.SMS else "",
         )
     if not interpreted.only_named_ticket:
-        ticket, created = _thread_or_open(inbound, interpreted, acknowledge=acknowledge)
-        return _finish(inbound, InboundStatus.PROCESSED, ticket, created=created)
+        entry = _thread_or_open(inbound, interpreted, acknowledge=acknowledge)
+        return _finish(
+            inbound, InboundStatus.PROCESSED, entry.ticket, created=entry.created, answer=entry.answer
+        )
     try:
         # A savepoint: a refusal undoes what identifying the sender created, not the raw row.
         with transaction.atomic():
-            ticket, created = _thread_or_open(inbound, interpreted, acknowledge=acknowledge)
+            entry = _thread_or_open(inbound, interpreted, acknowledge=acknowledge)
     except Rejected as refusal:
         return _finish(inbound, InboundStatus.REJECTED, None, reason=refusal.reason)
-    return _finish(inbound, InboundStatus.PROCESSED, ticket, created=created)
+    return _finish(inbound, InboundStatus.PROCESSED, entry.ticket, created=entry.created, answer=entry.answer)
 
 
 def _finish(
@@ -280,8 +286,10 @@ def _finish(
     created: bool = False,
     reason: str = "",
     reply: str = "",
+    answer: Message | None = None,
 ) -> IntakeOutcome:
-    """Record the outcome on the row, unless it was stored with it already (the usual case)."""
+    """Record the outcome on the row, unless it was stored with it already (the usual case).
+    ``answer``: the acknowledgment to answer the request with (its text becomes the reply)."""
     if (inbound.status, inbound.reason) != (status, reason[:500]):
         # The row is ours here (just inserted, or locked by process()): plain values suffice.
         InboundMessage.objects.filter(pk=inbound.pk).update(
@@ -292,7 +300,13 @@ def _finish(
             processing_attempts=inbound.processing_attempts + (inbound.status == InboundStatus.RECEIVED),
         )
     return IntakeOutcome(
-        inbound.pk, status, ticket.pk if ticket else None, created_ticket=created, reason=reason, reply=reply
+        inbound.pk,
+        status,
+        ticket.pk if ticket else None,
+        created_ticket=created,
+        reason=reason,
+        reply=answer.body_text if answer is not None else reply,
+        reply_delivery_id=answer.delivery.pk if answer is not None else None,
     )
 
 
@@ -332,16 +346,16 @@ def _page_acknowledgment(channel: Channel, request: IncomingRequest) -> str | No
     return None
 
 
-def identify(person: Person, actor_label: str) -> Contact:
+def identify(person: Person, actor_label: str) -> tuple[Contact, bool]:
     """The known contact with this email address or phone number; else a new contact — of the
     client owning the address's domain or the number (a client's main line), if any; otherwise
     an unverified requester with no client (always a new one when there is neither address nor
-    number, e.g. a withheld caller)."""
+    number, e.g. a withheld caller). With it, whether it is new (made by this call)."""
     address = person.email.strip().lower()
     phone = normalize_phone(person.phone)
     if address:
         try:
-            return Contact.objects.get(email=address)
+            return Contact.objects.get(email=address), False
         except Contact.DoesNotExist:
             pass
         domain = address.rpartition("@")[2]
@@ -349,7 +363,7 @@ def identify(person: Person, actor_label: str) -> Contact:
     elif phone:
         known = owner_of_number(phone)
         if known is not None and known.contact is not None:
-            return known.contact
+            return known.contact, False
         client_id = known.client_id if known is not None else None
     else:
         # Nothing to recognise them by (a withheld number): a new unverified requester each time.
@@ -361,15 +375,15 @@ def identify(person: Person, actor_label: str) -> Contact:
                 PhoneNumber.objects.create(number=phone, client_id=client_id, contact=contact)
     except IntegrityError:  # created by a concurrent message from the same new sender
         if address:
-            return Contact.objects.get(email=address)
-        return Contact.objects.get(phone_numbers__number=phone)
+            return Contact.objects.get(email=address), False
+        return Contact.objects.get(phone_numbers__number=phone), False
     audit(
         None,
         Actor.system(actor_label),
         "contact_created",
         after={"email": address, "phone": phone, "client_id": client_id},
     )
-    return contact
+    return contact, True
 
 
 def _recent_open_ticket(sender: Contact, window: timedelta) -> Ticket | None:
@@ -400,12 +414,20 @@ def _find_thread(request: IncomingRequest, sender: Contact) -> Ticket | None:
     return None
 
 
-def _thread_or_open(
-    inbound: InboundMessage, request: IncomingRequest, *, acknowledge: bool
-) -> tuple[Ticket, bool]:
+@dataclass(frozen=True)
+class _Entry:
+    """Where a request landed: its ticket, whether it opened it, and the acknowledgment to
+    answer the request with (when it goes in the answer to the webhook, not by itself)."""
+
+    ticket: Ticket
+    created: bool
+    answer: Message | None = None
+
+
+def _thread_or_open(inbound: InboundMessage, request: IncomingRequest, *, acknowledge: bool) -> _Entry:
     channel = Channel(inbound.channel)
     actor_label = f"{channel.label} intake"
-    sender = identify(request.sender, actor_label)
+    sender, new_sender = identify(request.sender, actor_label)
     actor = Actor(contact=sender, label=actor_label)
     ticket = _find_thread(request, sender)
     if ticket is not None:
@@ -416,7 +438,7 @@ def _thread_or_open(
             f"{sender.email or sender} is not the requester, a participant or a contact of the "
             f"client of {named}, so it cannot post on it."
         )
-    if ticket is None and request.recent_ticket_window is not None:
+    if ticket is None and request.recent_ticket_window is not None and not new_sender:
         ticket = _recent_open_ticket(sender, request.recent_ticket_window)
     created = False
     if ticket is not None and ticket.status == Status.CLOSED and ticket.closed_at is not None:
@@ -451,12 +473,13 @@ def _thread_or_open(
         add_participant(ticket, sender, actor=actor)
     for person in request.participants:
         if person.email.lower() != sender.email and not is_our_address(person.email):
-            add_participant(ticket, identify(person, actor_label), actor=actor)
-    if created:
-        _acknowledge(ticket, message, sender, request, enabled=acknowledge)
+            add_participant(ticket, identify(person, actor_label)[0], actor=actor)
+    answer = None
+    if created and acknowledge:
+        answer = _acknowledge(ticket, message, sender, request, new_sender=new_sender)
     if created and isinstance(request, VerificationRequest):
         start_verification(ticket, message, request)
-    return ticket, created
+    return _Entry(ticket, created, answer)
 
 
 def _open(
@@ -497,15 +520,16 @@ def _save_attachments(message: Message, request: IncomingRequest) -> None:
 
 
 def _acknowledge(
-    ticket: Ticket, message: Message, sender: Contact, request: IncomingRequest, *, enabled: bool
-) -> None:
-    if not enabled:
-        return
+    ticket: Ticket, message: Message, sender: Contact, request: IncomingRequest, *, new_sender: bool
+) -> Message | None:
+    """Acknowledge a new ticket, or say on it why not. Returns the acknowledgment when it goes
+    in the answer to the request itself (a text to the texter, whose webhook we answer)."""
     route, unroutable = _acknowledgment_route(sender, request)
     reason = request.no_acknowledgment_reason or unroutable
     if not reason and route is not None and route.channel == Channel.EMAIL and is_our_address(route.address):
         reason = "the sender is one of our own addresses"
-    if not reason and route is not None and acknowledgment_rate_exceeded(route.address):
+    # A contact made just now has had no acknowledgment to count.
+    if not reason and route is not None and not new_sender and acknowledgment_rate_exceeded(route.address):
         kind = "text" if route.channel == Channel.SMS else "mail"
         reason = (
             f"{route.address} already got {settings.FIRSTCALL_ACK_RATE_LIMIT_PER_HOUR} "
@@ -513,8 +537,14 @@ def _acknowledge(
         )
     if reason or route is None:
         add_event(ticket, f"Acknowledgment not sent: {reason}.", staff_only=True)
-        return
-    schedule_acknowledgment(ticket, message, route)
+        return None
+    in_response = (
+        request.acknowledge_in_response
+        and route.channel == Channel.SMS
+        and route.address == normalize_phone(request.sender.phone)
+    )
+    acknowledgment = schedule_acknowledgment(ticket, message, route, in_response=in_response)
+    return acknowledgment if in_response else None
 
 
 def _acknowledgment_route(sender: Contact, request: IncomingRequest) -> tuple[Route | None, str]:

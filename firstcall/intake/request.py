@@ -51,6 +51,9 @@ class IncomingRequest:
     no_acknowledgment_reason: str = ""
     # How the acknowledgment goes out: EMAIL, or SMS to the sender's phone (texts, calls).
     acknowledge_by: str = "email"
+    # The acknowledgment by text may go in the answer to the webhook that brought the request
+    # (TwiML to the provider that will send it): the texter gets it at once, with no API call.
+    acknowledge_in_response: bool = False
     # Thread onto the sender's latest unresolved ticket opened within this window, when nothing
     # else names a ticket (a text message has no headers to thread by).
     recent_ticket_window: timedelta | None = None

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q, Value
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -130,19 +131,27 @@ def sms_unreachable_reason(phone: str) -> str:
 
 
 def sms_unreachable_reasons(phones: Sequence[str]) -> dict[str, str]:
-    """Why we may not text each of these numbers, for those we may not (two queries however
-    many numbers): it opted out (STOP) or is a landline."""
+    """Why we may not text each of these numbers, for those we may not (one query however many
+    numbers): it opted out (STOP) or is a landline."""
     numbers = sorted(set(phones))
-    reasons = {
-        number: f"{number} cannot receive text messages (landline)"
-        for number in PhoneNumber.objects.filter(number__in=numbers, can_receive_sms=False).values_list(
-            "number", flat=True
-        )
-    }
-    reasons.update(
-        (number, f"{number} opted out of text messages (STOP)") for number in opted_out_numbers(numbers)
+    if not numbers:
+        return {}
+    landlines = PhoneNumber.objects.filter(number__in=numbers, can_receive_sms=False).values_list(
+        "number", Value(_LANDLINE)
     )
+    opted_out = SmsOptOut.objects.filter(number__in=numbers).values_list("number", Value(_OPTED_OUT))
+    reasons: dict[str, str] = {}
+    # An opt-out is the reason given when both apply: it is the one the person chose.
+    for number, why in sorted(landlines.union(opted_out, all=True), key=lambda row: row[1] == _OPTED_OUT):
+        reasons[number] = (
+            f"{number} opted out of text messages (STOP)"
+            if why == _OPTED_OUT
+            else f"{number} cannot receive text messages (landline)"
+        )
     return reasons
+
+
+_LANDLINE, _OPTED_OUT = "landline", "opted out"
 
 
 def opted_out_numbers(numbers: list[str]) -> set[str]:
@@ -177,8 +186,21 @@ def opt_in(number: str, *, keyword: str = "START") -> bool:
     return bool(removed)
 
 
-def schedule_acknowledgment(ticket: Ticket, inbound_message: Message, route: Route) -> Message:
-    """Queue the acknowledgment of a new ticket; it goes out after the transaction commits."""
+# How long an acknowledgment handed over in a webhook's answer waits for the provider to report
+# on it; unconfirmed by then (our answer never reached the provider), the sweep sends it again
+# through the provider's API.
+IN_RESPONSE_CONFIRM_SECONDS = 300
+
+
+def schedule_acknowledgment(
+    ticket: Ticket, inbound_message: Message, route: Route, *, in_response: bool = False
+) -> Message:
+    """Queue the acknowledgment of a new ticket; it goes out after the transaction commits.
+
+    ``in_response``: the caller hands the text to the provider in its answer to the provider's
+    webhook (TwiML), at once and with no API request. The delivery then stays 'sending' until
+    the provider reports on that text (``record_sms_status``); if it never does, the sweep
+    frees it after IN_RESPONSE_CONFIRM_SECONDS and it is sent through the API instead."""
     context = {
         "ticket": ticket,
         "summary": (inbound_message.body_text.strip() or ticket.subject)[:400],
@@ -204,7 +226,11 @@ def schedule_acknowledgment(ticket: Ticket, inbound_message: Message, route: Rou
         subject=subject,
         rfc_message_id=rfc_message_id,
         actor=Actor.system("acknowledgment"),
+        # Part of the request's own moment (the ticket's last activity), as the request is part
+        # of opening the ticket: the ticket is not written again for it.
+        created_at=ticket.updated_at,
     )
+    now = timezone.now()
     delivery = Delivery.objects.create(
         message=message,
         purpose=DeliveryPurpose.ACKNOWLEDGMENT,
@@ -217,9 +243,39 @@ def schedule_acknowledgment(ticket: Ticket, inbound_message: Message, route: Rou
         in_reply_to=in_reply_to,
         references=in_reply_to,
         auto_submitted=True,
+        created_at=now,
+        **(
+            {
+                "status": DeliveryStatus.SENDING,
+                "attempts": 1,
+                "sent_at": now,
+                "claimed_until": now + timedelta(seconds=IN_RESPONSE_CONFIRM_SECONDS),
+            }
+            if in_response
+            else {}
+        ),
     )
-    enqueue_delivery_on_commit(delivery.pk)
-    return message
+    if not in_response:
+        enqueue_delivery_on_commit(delivery.pk)
+    return message  # its delivery is message.delivery
+
+
+def unconfirmed_in_response(ticket_id: int) -> Delivery | None:
+    """The ticket's acknowledgment handed over in a webhook's answer that the provider has not
+    reported on yet, if any: a redelivered webhook (the provider never got our answer) carries
+    it again."""
+    return (
+        Delivery.objects.filter(
+            message__ticket_id=ticket_id,
+            purpose=DeliveryPurpose.ACKNOWLEDGMENT,
+            channel=Channel.SMS,
+            status=DeliveryStatus.SENDING,
+            provider_message_id="",
+            claimed_until__gt=timezone.now(),
+        )
+        .order_by("-pk")
+        .first()
+    )
 
 
 def schedule_reply(ticket: Ticket, message: Message, route: Route) -> Delivery:
@@ -498,19 +554,36 @@ def mark_bounced(rfc_message_id: str, reason: str) -> Delivery | None:
 SMS_FAILED_STATUSES = {"failed", "undelivered", "canceled"}
 
 
-def record_sms_status(provider_message_id: str, provider_status: str, error_code: str = "") -> bool:
+def record_sms_status(
+    provider_message_id: str, provider_status: str, error_code: str = "", *, delivery_id: int | None = None
+) -> bool:
     """A delivery report from the SMS provider; a failure is written on the ticket's timeline,
-    once however often the provider reports it. Returns False when the id matches none of our texts."""
+    once however often the provider reports it. ``delivery_id`` names the delivery when the
+    report is about a text we handed over in a webhook's answer (its status URL carries the id,
+    as we learn the provider's id only now): the first report confirms it was taken. Returns
+    False when the report matches none of our texts."""
     if not provider_message_id:
         return False
-    delivery = (
-        Delivery.objects.select_related("message__ticket")
-        .filter(channel=Channel.SMS, provider_message_id=provider_message_id)
-        .first()
-    )
+    texts = Delivery.objects.select_related("message__ticket").filter(channel=Channel.SMS)
+    if delivery_id is not None:
+        texts = texts.filter(
+            Q(provider_message_id=provider_message_id) | Q(provider_message_id=""), pk=delivery_id
+        )
+    else:
+        texts = texts.filter(provider_message_id=provider_message_id)
+    delivery = texts.first()
     if delivery is None:
         return False
     status = provider_status.strip().lower()
+    if not delivery.provider_message_id:
+        # Guarded: of two first reports at once only one confirms (and the sweep, which frees
+        # an unconfirmed one only once claimed_until has passed, no longer touches it).
+        Delivery.objects.filter(pk=delivery.pk, provider_message_id="").update(
+            provider_message_id=provider_message_id,
+            status=DeliveryStatus.SENT,
+            claimed_until=None,
+            last_error="",
+        )
     if status in SMS_FAILED_STATUSES:
         reason = f"provider reported {status}" + (f" (error {error_code})" if error_code else "")
         with transaction.atomic():

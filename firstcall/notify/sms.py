@@ -245,13 +245,28 @@ def sms_provider() -> SmsProvider:
     return ConsoleSmsProvider()
 
 
-def status_callback_url() -> str | None:
-    """Where the provider reports delivery (sent, delivered, failed…) of our texts."""
+def answers_in_webhook_response() -> bool:
+    """Whether a text to someone who just texted us may go in our answer to the provider's
+    webhook (TwiML) instead of through its API: when the provider that sends our texts is the
+    one whose webhooks we answer (Twilio) and FIRSTCALL_SMS_ACK_IN_RESPONSE allows it. The
+    console provider of development writes every text to its outbox instead."""
+    return settings.FIRSTCALL_SMS_PROVIDER == "twilio" and settings.FIRSTCALL_SMS_ACK_IN_RESPONSE
+
+
+def status_callback_url(delivery_id: int | None = None) -> str | None:
+    """Where the provider reports delivery (sent, delivered, failed…) of our texts; with
+    ``delivery_id`` for a text handed over in a webhook's answer, whose provider id we learn
+    only from that report."""
     try:
         path = reverse("hooks:twilio_sms_status")
     except NoReverseMatch:  # the status webhook is not routed: ask for no callbacks
         return None
-    return settings.FIRSTCALL_PUBLIC_URL + path
+    query = f"?{DELIVERY_PARAM}={delivery_id}" if delivery_id is not None else ""
+    return settings.FIRSTCALL_PUBLIC_URL + path + query
+
+
+# The status URL's parameter naming the delivery (the provider signs the whole URL).
+DELIVERY_PARAM = "delivery"
 
 
 def send_sms(delivery: Delivery) -> str:

@@ -15,18 +15,19 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_contacts_own_number_finds_them(dana: Contact) -> None:
-    assert identify(Person(phone="+1 312 555 0111"), "test") == dana
+    assert identify(Person(phone="+1 312 555 0111"), "test") == (dana, False)
 
 
 def test_a_clients_main_line_makes_a_contact_of_that_client(dental: Client) -> None:
-    caller = identify(Person(phone="+13125550100", name="Front desk"), "test")
-    assert caller.client == dental and caller.name == "Front desk"
+    caller, new = identify(Person(phone="+13125550100", name="Front desk"), "test")
+    assert new and caller.client == dental and caller.name == "Front desk"
 
 
 def test_an_unknown_number_makes_one_unverified_contact(db: None) -> None:
-    first = identify(Person(phone="+14155550199"), "test")
-    again = identify(Person(phone="+14155550199"), "test")
+    first, first_is_new = identify(Person(phone="+14155550199"), "test")
+    again, again_is_new = identify(Person(phone="+14155550199"), "test")
     assert first == again and first.client is None
+    assert first_is_new and not again_is_new
     assert PhoneNumber.objects.get(number="+14155550199").contact == first
 
 
@@ -37,5 +38,5 @@ def test_a_concurrent_first_text_from_the_same_number_finds_the_other_contact(
     existing = Contact.objects.create(name="")
     PhoneNumber.objects.create(number="+14155550188", contact=existing)
     monkeypatch.setattr(pipeline, "owner_of_number", lambda number: None)
-    assert identify(Person(phone="+14155550188"), "test") == existing
+    assert identify(Person(phone="+14155550188"), "test") == (existing, False)
     assert Contact.objects.count() == 1

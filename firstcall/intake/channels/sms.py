@@ -20,7 +20,8 @@ from firstcall.intake.models import InboundMessage
 from firstcall.intake.pipeline import IntakeOutcome, ingest
 from firstcall.intake.request import IncomingRequest, Person, Rejected
 from firstcall.intake.webhooks import form_params
-from firstcall.notify.outbound import opt_in, opt_out
+from firstcall.notify.outbound import opt_in, opt_out, unconfirmed_in_response
+from firstcall.notify.sms import answers_in_webhook_response
 from firstcall.tickets.models import Channel
 
 # Twilio concatenates a text to at most 1600 characters; a whole webhook request is far smaller
@@ -123,6 +124,7 @@ def interpret(inbound: InboundMessage) -> IncomingRequest:
         rfc_message_id=f"sms:{message.sid}" if message.sid else "",
         is_emergency=EMERGENCY_PREFIX.match(message.body) is not None,
         acknowledge_by=Channel.SMS,
+        acknowledge_in_response=answers_in_webhook_response(),
         recent_ticket_window=timedelta(hours=settings.FIRSTCALL_SMS_THREAD_HOURS),
     )
 
@@ -136,8 +138,10 @@ def external_id(raw: bytes) -> str:
 @dataclass(frozen=True)
 class SmsResult:
     outcome: IntakeOutcome
-    # A text to answer the sender with right away (HELP), or "" for none.
+    # A text to answer the sender with right away (HELP, the acknowledgment), or "" for none.
     reply: str = ""
+    # The delivery the reply is (the acknowledgment), for the provider's reports on it.
+    reply_delivery_id: int | None = None
 
 
 def help_reply() -> str:
@@ -159,7 +163,12 @@ def receive_sms(raw: bytes, metadata: dict[str, Any] | None = None) -> SmsResult
         return SmsResult(outcome)
     keyword = message.keyword
     if keyword is None:
-        return SmsResult(outcome, reply=outcome.reply)
+        if outcome.duplicate and outcome.ticket_id is not None:
+            # Delivered again: the provider may never have got our first answer.
+            unconfirmed = unconfirmed_in_response(outcome.ticket_id)
+            if unconfirmed is not None:
+                return SmsResult(outcome, reply=unconfirmed.body_text, reply_delivery_id=unconfirmed.pk)
+        return SmsResult(outcome, reply=outcome.reply, reply_delivery_id=outcome.reply_delivery_id)
     kind, word = keyword
     if kind is Keyword.OPT_OUT:
         opt_out(message.sender, keyword=word)

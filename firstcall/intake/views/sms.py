@@ -14,6 +14,7 @@ from firstcall.intake.channels.sms import receive_sms
 from firstcall.intake.models import InboundStatus
 from firstcall.intake.webhooks import twilio_webhook, twiml
 from firstcall.notify.outbound import record_sms_status
+from firstcall.notify.sms import DELIVERY_PARAM, status_callback_url
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,10 @@ def sms_inbound(request: HttpRequest) -> HttpResponse:
     if outcome.status == InboundStatus.REJECTED and not result.reply:
         log.info("inbound text %s kept, not a ticket entry: %s", outcome.inbound_id, outcome.reason)
     response = MessagingResponse()
-    if result.reply:
+    if result.reply_delivery_id is not None:
+        # The provider reports on this text at the status URL, which names our delivery.
+        response.message(result.reply, action=status_callback_url(result.reply_delivery_id))
+    elif result.reply:
         response.message(result.reply)
     return twiml(str(response))
 
@@ -42,10 +46,12 @@ def sms_inbound(request: HttpRequest) -> HttpResponse:
 @twilio_webhook
 def sms_status(request: HttpRequest) -> HttpResponse:
     """Delivery status of a text we sent (queued, sent, delivered, undelivered, failed)."""
+    named = request.GET.get(DELIVERY_PARAM, "")
     record_sms_status(
-        request.POST.get("MessageSid", ""),
-        request.POST.get("MessageStatus", ""),
+        request.POST.get("MessageSid", "") or request.POST.get("SmsSid", ""),
+        request.POST.get("MessageStatus", "") or request.POST.get("SmsStatus", ""),
         request.POST.get("ErrorCode", ""),
+        delivery_id=int(named) if named.isdigit() and len(named) <= 18 else None,
     )
     return HttpResponse(status=204)
 
