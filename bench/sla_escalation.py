@@ -670,8 +670,8 @@ def worker_cpu(process: subprocess.Popen[bytes]) -> float:
     return sum(cpu_seconds(process.pid).values()) if Path("/proc").exists() else 0.0
 
 
-# Part 3's worker, unless FIRSTCALL_WORKER_TYPE / FIRSTCALL_WORKER_THREADS say otherwise: four
-# worker processes, as docs/escalation.md advises for a large install (threads share one core).
+# Part 3's worker, unless FIRSTCALL_WORKER_TYPE / FIRSTCALL_WORKER_THREADS say otherwise: the
+# product's default on Linux, four worker processes (docs/escalation.md).
 BURST_WORKER = {"FIRSTCALL_WORKER_TYPE": "process", "FIRSTCALL_WORKER_THREADS": "4"}
 
 

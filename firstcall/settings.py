@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -229,8 +230,9 @@ else:
 # Nothing reads task results: not storing them saves a queue write per task.
 HUEY["results"] = False
 # Threads share one core (Python's GIL); processes use every core for a burst of work (a
-# thousand pages at once) at the cost of memory.
-WORKER_TYPE = env_str("FIRSTCALL_WORKER_TYPE", "thread")
+# thousand pages at once) at the cost of memory. Processes by default where they are forked
+# (Linux); elsewhere a new process would start Django afresh for every worker.
+WORKER_TYPE = env_str("FIRSTCALL_WORKER_TYPE", "process" if sys.platform.startswith("linux") else "thread")
 if WORKER_TYPE not in ("thread", "process"):
     raise ImproperlyConfigured(f"FIRSTCALL_WORKER_TYPE must be thread or process, not {WORKER_TYPE!r}")
 HUEY["consumer"] = {
