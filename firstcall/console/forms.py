@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django import forms
 
 from firstcall.accounts.models import User
-from firstcall.clients.models import Client
+from firstcall.console.form_rendering import CONSOLE_FORM_RENDERER
 from firstcall.notify.outbound import Route
 from firstcall.tickets.models import Channel, Status
 from firstcall.triage.matrix import Impact, Urgency
@@ -46,11 +48,18 @@ SAVED_VIEWS: tuple[SavedView, ...] = (
 MAX_MESSAGE_CHARS = 50_000
 
 
+class ConsoleForm(forms.Form):
+    """A console form: its widgets written by ConsoleFormRenderer (the same HTML as Django's
+    widget templates, for a fraction of the time)."""
+
+    default_renderer = CONSOLE_FORM_RENDERER
+
+
 def staff_choices(users: list[User]) -> list[tuple[str, str]]:
     return [(str(user.pk), user.display_name) for user in users]
 
 
-class TicketFilterForm(forms.Form):
+class TicketFilterForm(ConsoleForm):
     """The queue's filters, read from GET parameters. Blank means 'any'."""
 
     status = forms.ChoiceField(
@@ -62,9 +71,8 @@ class TicketFilterForm(forms.Form):
             *Status.choices,
         ],
     )
-    client = forms.ModelChoiceField(
-        label="Client", required=False, queryset=Client.objects.order_by("name"), empty_label="All clients"
-    )
+    # A client's id (an int) or None; the choices are set per form from (id, name) pairs.
+    client = forms.TypedChoiceField(label="Client", required=False, coerce=int, empty_value=None)
     priority = forms.ChoiceField(
         label="Priority",
         required=False,
@@ -85,8 +93,21 @@ class TicketFilterForm(forms.Form):
         ],
     )
 
-    def __init__(self, *args: Any, staff: list[User], teams: list[str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        staff: list[User],
+        teams: list[str],
+        clients: Callable[[], list[tuple[int, str]]],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        client = self.fields["client"]
+        assert isinstance(client, forms.ChoiceField)
+        # Read when first needed (the select is shown, or a chosen client checked), then kept
+        # for this form: the queue's 15-second refresh without a client chosen reads none.
+        client_names = cache(clients)
+        client.choices = lambda: [("", "All clients"), *client_names()]
         assignee = self.fields["assignee"]
         assert isinstance(assignee, forms.ChoiceField)
         assignee.choices = [
@@ -118,7 +139,7 @@ def route_label(route: Route) -> str:
     return f"Email to {route.address}" if route.channel == Channel.EMAIL else f"Text to {route.address}"
 
 
-class ReplyForm(forms.Form):
+class ReplyForm(ConsoleForm):
     """A reply and where it goes: one of the requester's reachable addresses (email, or a number
     that takes texts), by default the channel they used."""
 
@@ -160,7 +181,7 @@ class ReplyForm(forms.Form):
         return cleaned
 
 
-class NoteForm(forms.Form):
+class NoteForm(ConsoleForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "id_note_%s")
         super().__init__(*args, **kwargs)
@@ -174,7 +195,7 @@ class NoteForm(forms.Form):
     )
 
 
-class StatusForm(forms.Form):
+class StatusForm(ConsoleForm):
     status = forms.ChoiceField(
         label="New status",
         choices=Status.choices,
@@ -182,7 +203,7 @@ class StatusForm(forms.Form):
     )
 
 
-class AssignForm(forms.Form):
+class AssignForm(ConsoleForm):
     """Assign to a staff member; an empty choice unassigns the ticket."""
 
     assignee = forms.ChoiceField(label="Assign to", required=False)
@@ -202,7 +223,7 @@ class AssignForm(forms.Form):
 TRIAGE_DECIDES = "Let triage decide"
 
 
-class PriorityOverrideForm(forms.Form):
+class PriorityOverrideForm(ConsoleForm):
     """Staff set impact and/or urgency with a reason; a blank choice leaves it to triage."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -237,7 +258,7 @@ class PriorityOverrideForm(forms.Form):
         return Urgency(value) if value else None
 
 
-class HandoverForm(forms.Form):
+class HandoverForm(ConsoleForm):
     """Escalate to engineering: a handover note and, optionally, the engineer who takes it."""
 
     def __init__(self, *args: Any, engineers: list[User], **kwargs: Any) -> None:
@@ -262,7 +283,7 @@ class HandoverForm(forms.Form):
         return self.engineers.get(value) if value else None
 
 
-class MergeForm(forms.Form):
+class MergeForm(ConsoleForm):
     """Merge this ticket (a duplicate) into another, named by its number."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

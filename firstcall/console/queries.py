@@ -9,11 +9,23 @@ from typing import Any
 
 from django.core import paginator
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Case, F, IntegerField, Prefetch, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
 from django.utils import timezone
 
 from firstcall.accounts.models import User
-from firstcall.clients.models import Contract, PhoneNumber
+from firstcall.clients.models import Client, Contract, PhoneNumber
 from firstcall.console.forms import (
     ALL_STATUSES,
     ASSIGNEE_ME,
@@ -23,7 +35,6 @@ from firstcall.console.forms import (
     SORT_PRIORITY,
     URGENT_PRIORITIES,
 )
-from firstcall.escalation.engine import active_escalation
 from firstcall.escalation.models import Escalation, EscalationLevel, Page
 from firstcall.escalation.policies import ordered_levels
 from firstcall.notify.models import Delivery
@@ -127,6 +138,11 @@ def rows_of_page(queue: QuerySet[Ticket], page: paginator.Page[Ticket]) -> list[
     return list(queue.filter(pk__in=Subquery(chosen.values("pk"))))
 
 
+def client_choices() -> list[tuple[int, str]]:
+    """Every client as (id, name), by name: the queue's client filter."""
+    return list(Client.objects.order_by("name", "id").values_list("id", "name"))
+
+
 def open_ticket_teams() -> list[str]:
     """The teams that open work is routed to (by triage rules or an escalation to engineering)."""
     return list(
@@ -216,26 +232,67 @@ def _delivery(message: Message) -> Delivery | None:
         return None
 
 
-def timeline(ticket: Ticket) -> list[TimelineEntry]:
-    messages = (
-        Message.objects.filter(ticket=ticket)
+# The ticket page shows this many of the newest timeline entries; the earlier ones come with
+# "Show earlier entries" (a long email thread would otherwise make the page slow to render and
+# to read).
+TIMELINE_NEWEST = 30
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Timeline entries, oldest first, and how many earlier entries there are besides them."""
+
+    entries: list[TimelineEntry]
+    earlier: int
+
+
+def _timeline_messages(ticket_id: int) -> QuerySet[Message]:
+    return (
+        Message.objects.filter(ticket_id=ticket_id)
         .select_related("author_user", "author_contact", "delivery")
         .prefetch_related("attachments")
-        .order_by("created_at", "id")
     )
-    entries = []
-    for message in messages:
-        text, full_text = text_to_show(message)
-        entries.append(
-            TimelineEntry(
-                message=message,
-                text=text,
-                full_text=full_text,
-                delivery=_delivery(message),
-                author=_author(message),
-            )
-        )
-    return entries
+
+
+def _entry(message: Message) -> TimelineEntry:
+    text, full_text = text_to_show(message)
+    return TimelineEntry(
+        message=message, text=text, full_text=full_text, delivery=_delivery(message), author=_author(message)
+    )
+
+
+def timeline(ticket: Ticket, newest: int | None = TIMELINE_NEWEST) -> Timeline:
+    """The ticket's ``newest`` latest entries (all of them with None), oldest first. Two queries
+    (the messages with their authors and deliveries and, in the same statement, how many the
+    ticket has; their attachments) whatever the length of the timeline."""
+    if newest is None:
+        entries = [_entry(m) for m in _timeline_messages(ticket.pk).order_by("created_at", "id")]
+        return Timeline(entries=entries, earlier=0)
+    latest = list(
+        _timeline_messages(ticket.pk)
+        .annotate(timeline_length=Window(Count("id")))
+        .order_by("-created_at", "-id")[:newest]
+    )
+    latest.reverse()
+    length = latest[0].timeline_length if latest else 0
+    return Timeline(entries=[_entry(m) for m in latest], earlier=length - len(latest))
+
+
+def timeline_before(ticket_id: int, message_id: int) -> list[TimelineEntry] | None:
+    """The entries before the ticket's message ``message_id`` (the earliest one a page shows),
+    oldest first; None when the ticket has no such message. Three queries (that message's
+    time, the entries, their attachments) whatever their number."""
+    anchor = (
+        Message.objects.filter(ticket_id=ticket_id, pk=message_id)
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if anchor is None:
+        return None
+    earlier = _timeline_messages(ticket_id).filter(
+        Q(created_at__lt=anchor) | Q(created_at=anchor, id__lt=message_id)
+    )
+    return [_entry(m) for m in earlier.order_by("created_at", "id")]
 
 
 def audit_trail(ticket: Ticket) -> QuerySet[AuditEvent]:
@@ -254,8 +311,21 @@ class EscalationState:
 
 
 def escalation_state(ticket: Ticket) -> EscalationState:
-    """Two queries without a running escalation, four with one, whatever the number of pages."""
-    active = active_escalation(ticket.pk)
+    """One query without a running escalation (the running one and the last stopped one
+    together), three with one (its pages, its policy's levels), whatever the number of pages."""
+    last_stopped_id = (
+        Escalation.objects.filter(ticket=ticket, stopped_at__isnull=False)
+        .order_by("-stopped_at", "-id")
+        .values("id")[:1]
+    )
+    escalations = list(
+        Escalation.objects.filter(ticket=ticket)
+        .filter(Q(stopped_at__isnull=True) | Q(pk=Subquery(last_stopped_id)))
+        .select_related("policy", "acknowledged_by")
+        .order_by("-started_at", "-id")
+    )
+    active = next((escalation for escalation in escalations if escalation.stopped_at is None), None)
+    last_stopped = next((escalation for escalation in escalations if escalation.stopped_at is not None), None)
     pages: list[Page] = []
     levels: list[EscalationLevel] = []
     if active is not None:
@@ -265,10 +335,4 @@ def escalation_state(ticket: Ticket) -> EscalationState:
             .order_by("created_at", "id")
         )
         levels = ordered_levels(active.policy_id)
-    last_stopped = (
-        Escalation.objects.filter(ticket=ticket, stopped_at__isnull=False)
-        .select_related("policy", "acknowledged_by")
-        .order_by("-stopped_at", "-id")
-        .first()
-    )
     return EscalationState(active=active, pages=pages, levels=levels, last_stopped=last_stopped)

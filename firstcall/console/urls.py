@@ -10,6 +10,11 @@ urlpatterns: list[URLPattern] = [
     path("logout/", LogoutView.as_view(), name="logout"),
     path("", views.ticket_list, name="ticket_list"),
     re_path(r"^tickets/(?P<number>T-\d{6,})/$", views.ticket_detail, name="ticket_detail"),
+    re_path(
+        r"^tickets/(?P<number>T-\d{6,})/timeline/earlier/$",
+        views.ticket_timeline_earlier,
+        name="ticket_timeline_earlier",
+    ),
     re_path(r"^tickets/(?P<number>T-\d{6,})/reply/$", views.ticket_reply, name="ticket_reply"),
     re_path(r"^tickets/(?P<number>T-\d{6,})/note/$", views.ticket_note, name="ticket_note"),
     re_path(r"^tickets/(?P<number>T-\d{6,})/status/$", views.ticket_status, name="ticket_status"),

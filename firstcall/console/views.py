@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -132,7 +133,12 @@ def is_htmx_fragment_request(request: HttpRequest) -> bool:
 def ticket_list(request: HttpRequest) -> HttpResponse:
     viewer = staff_user(request)
     staff = queries.staff_users()
-    form = TicketFilterForm(request.GET or None, staff=staff, teams=queries.open_ticket_teams())
+    form = TicketFilterForm(
+        request.GET or None,
+        staff=staff,
+        teams=queries.open_ticket_teams(),
+        clients=queries.client_choices,
+    )
     filters: dict[str, Any] = {}
     if form.is_bound:
         form.is_valid()
@@ -177,6 +183,11 @@ def _reply_form(ticket: Ticket, data: Any = None) -> ReplyForm:
     return ReplyForm(data, routes=routes, usual=usual_route(ticket, routes))
 
 
+# ``?timeline=all`` on the ticket page shows every timeline entry: where "Show earlier entries"
+# leads without JavaScript (with it, htmx loads them in place from ticket_timeline_earlier).
+WHOLE_TIMELINE = "all"
+
+
 def _render_ticket(
     request: HttpRequest,
     ticket: Ticket,
@@ -202,7 +213,9 @@ def _render_ticket(
         "contract": queries.active_contract(ticket),
         "sla_terms": panels.sla_terms(ticket.client_id),
         "recent_tickets": queries.recent_client_tickets(ticket),
-        "timeline": queries.timeline(ticket),
+        "timeline": queries.timeline(
+            ticket, newest=None if request.GET.get("timeline") == WHOLE_TIMELINE else queries.TIMELINE_NEWEST
+        ),
         "audit_events": list(queries.audit_trail(ticket)),
         "reply_form": reply_form or _reply_form(ticket),
         "note_form": note_form or NoteForm(),
@@ -234,6 +247,26 @@ def _render_ticket(
 @staff_required
 def ticket_detail(request: HttpRequest, number: str) -> HttpResponse:
     return _render_ticket(request, _ticket_or_404(number))
+
+
+@require_GET
+@staff_required
+def ticket_timeline_earlier(request: HttpRequest, number: str) -> HttpResponse:
+    """The timeline entries before ``?before=<message id>``, as list items for htmx to put in
+    place of the ticket page's "Show earlier entries" link; anyone else gets the whole timeline
+    on the ticket page."""
+    ticket_id = queries.ticket_id_from_number(number)
+    if ticket_id is None:
+        raise Http404(f"There is no ticket {number}.")
+    before = request.GET.get("before", "")
+    entries = queries.timeline_before(ticket_id, int(before)) if before.isdecimal() else None
+    if entries is None or not is_htmx_fragment_request(request):
+        # (The ticket page says 404 for a ticket that does not exist.)
+        url = reverse("console:ticket_detail", kwargs={"number": number})
+        return redirect(f"{url}?{urlencode({'timeline': WHOLE_TIMELINE})}")
+    response = render(request, "console/_timeline_entries.html", {"entries": entries})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def field_errors(form: forms.Form, field: str) -> str:

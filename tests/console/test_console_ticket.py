@@ -14,6 +14,7 @@ from django.test import Client as HttpClient
 
 from firstcall.accounts.models import Role, User
 from firstcall.clients.models import Client, Contact
+from firstcall.console.queries import TIMELINE_NEWEST
 from firstcall.escalation.engine import acknowledge, active_escalation, run_step, start_escalation
 from firstcall.escalation.models import Page
 from firstcall.notify.outbound import Route, schedule_acknowledgment
@@ -211,15 +212,87 @@ def test_ticket_page_query_count_does_not_grow_with_messages(
     add_participant(ticket, carl, actor=Actor.system())
     # session, user, ticket (+client, requester, assignee), requester's phones, participants,
     # SLA clocks, active contract, messages (+authors, delivery), attachments, audit trail,
-    # staff list, running escalation (none: a P2 escalates only on a missed target), last
-    # stopped escalation; the client card: client's phones, recent tickets, the SLA terms (per
+    # staff list, the running escalation (none: a P2 escalates only on a missed target) and the
+    # last stopped one together; the client card: client's phones, recent tickets, the SLA terms (per
     # priority its target and calendar: 8 here, none once the config memo holds them, as it
     # does in production); the reply box: which numbers opted out of texts, the channel the
     # requester last used
-    with django_assert_num_queries(25):
+    with django_assert_num_queries(24):
         response = as_bob.get(f"/tickets/{ticket.number}/")
     assert response.status_code == 200
-    assert len(re.findall(r'<li class="entry ', response.content.decode())) == count
+    # The newest TIMELINE_NEWEST entries; the earlier ones behind "Show … earlier entries".
+    assert len(re.findall(r'<li class="entry ', response.content.decode())) == min(count, TIMELINE_NEWEST)
+    with django_assert_num_queries(24):
+        whole = as_bob.get(f"/tickets/{ticket.number}/?timeline=all")
+    assert len(re.findall(r'<li class="entry ', whole.content.decode())) == count
+
+
+def entry_ids(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<li class="entry [^"]*" id="message-(\d+)">', html)]
+
+
+def test_a_long_timeline_shows_the_newest_entries_and_the_earlier_ones_on_request(
+    as_bob: HttpClient, bob: User, erin: User, dana: Contact, new_ticket: NewTicket
+) -> None:
+    ticket = build_ticket_with_messages(TIMELINE_NEWEST + 12, dana, bob, erin, new_ticket)
+    in_order = list(ticket.messages.order_by("created_at", "id").values_list("pk", flat=True))
+    html = as_bob.get(f"/tickets/{ticket.number}/").content.decode()
+
+    # The newest entries, oldest first, below a link to the 12 earlier ones.
+    newest = in_order[-TIMELINE_NEWEST:]
+    assert entry_ids(html) == newest
+    earlier = html.partition('<li class="timeline__earlier" id="timeline-earlier">')[2].partition("</li>")[0]
+    assert "Show 12 earlier entries</a>" in earlier
+    assert html.index('id="timeline-earlier"') < html.index(f'id="message-{newest[0]}"')
+    # Without JavaScript the link is the page with the whole timeline, at the same place.
+    assert f'href="/tickets/{ticket.number}/?timeline=all#message-{newest[0]}"' in earlier
+    assert entry_ids(as_bob.get(f"/tickets/{ticket.number}/?timeline=all").content.decode()) == in_order
+    assert "timeline-earlier" not in as_bob.get(f"/tickets/{ticket.number}/?timeline=all").content.decode()
+
+    # With it, htmx asks for the entries before the first one shown and puts them in its place.
+    fragment_url = f"/tickets/{ticket.number}/timeline/earlier/?before={newest[0]}"
+    assert f'hx-get="{fragment_url}"' in earlier
+    assert 'hx-target="#timeline-earlier" hx-swap="outerHTML"' in earlier
+    fragment = as_bob.get(fragment_url, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert entry_ids(fragment.content.decode()) == in_order[:12]
+    assert "<html" not in fragment.content.decode()
+    # Entries that arrive after the page was loaded do not move what "earlier" means.
+    add_note(ticket, author=bob, body="A newer note.")
+    assert (
+        entry_ids(as_bob.get(fragment_url, headers={"HX-Request": "true"}).content.decode()) == in_order[:12]
+    )
+
+    # Opened directly (or with an entry that is not this ticket's), the fragment URL leads to
+    # the whole timeline.
+    for url, headers in [
+        (fragment_url, {}),
+        (f"/tickets/{ticket.number}/timeline/earlier/?before=999999", {"HX-Request": "true"}),
+        (f"/tickets/{ticket.number}/timeline/earlier/?before=x", {"HX-Request": "true"}),
+        (f"/tickets/{ticket.number}/timeline/earlier/?before=99999999999999999999", {"HX-Request": "true"}),
+        (f"/tickets/{ticket.number}/timeline/earlier/", {"HX-Request": "true"}),
+    ]:
+        response = as_bob.get(url, headers=headers)
+        assert (
+            response.status_code == 302 and response["Location"] == f"/tickets/{ticket.number}/?timeline=all"
+        )
+
+
+def test_a_short_timeline_has_no_link_to_earlier_entries(
+    as_bob: HttpClient, bob: User, erin: User, dana: Contact, new_ticket: NewTicket
+) -> None:
+    ticket = build_ticket_with_messages(TIMELINE_NEWEST, dana, bob, erin, new_ticket)
+    html = as_bob.get(f"/tickets/{ticket.number}/").content.decode()
+    assert len(entry_ids(html)) == TIMELINE_NEWEST and "timeline-earlier" not in html
+
+
+def test_the_earlier_entries_are_for_signed_in_staff_only(
+    anonymous: HttpClient, bob: User, erin: User, dana: Contact, new_ticket: NewTicket
+) -> None:
+    ticket = build_ticket_with_messages(TIMELINE_NEWEST + 2, dana, bob, erin, new_ticket)
+    first_shown = ticket.messages.order_by("created_at", "id")[2]
+    response = anonymous.get(f"/tickets/{ticket.number}/timeline/earlier/?before={first_shown.pk}")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
 
 
 def build_escalating_ticket(
@@ -277,7 +350,7 @@ def test_ticket_page_query_count_does_not_grow_with_clocks_pages_or_reasons(
     ticket, pages = build_escalating_ticket(many, dana, bob, erin, new_ticket)
     assert pages == (10 if many else 1)
     # As above, plus the running escalation's pages (+user, delivery) and its policy's levels.
-    with django_assert_num_queries(27):
+    with django_assert_num_queries(26):
         response = as_bob.get(f"/tickets/{ticket.number}/")
     html = response.content.decode()
     assert response.status_code == 200

@@ -1,7 +1,8 @@
 """The console's pages make a fixed number of SQL queries whatever the number of rows they show:
 the queue with 1 ticket and with 30, the ticket page with one timeline entry of each kind and
 with 30 of each (emails with attachments, replies with their deliveries, notes, events, pages
-with their deliveries, calls, participants), with its SLA clocks running.
+with their deliveries, calls, participants), with its SLA clocks running: its newest entries,
+the whole timeline, and the earlier entries that htmx loads.
 
 The exact numbers move as the pages gain features, so each test counts the small case (held
 under a ceiling) and asserts that the large case makes exactly as many queries."""
@@ -18,6 +19,7 @@ from django.test import Client as HttpClient
 
 from firstcall.accounts.models import User
 from firstcall.clients.models import Client, Contact
+from firstcall.console.queries import TIMELINE_NEWEST
 from firstcall.escalation.engine import active_escalation, run_step
 from firstcall.escalation.models import Page, PageChannel
 from firstcall.intake.models import CallOutcome, CallRecord, CallSource
@@ -35,6 +37,8 @@ NewTicket = Callable[..., Ticket]
 # card makes 8 queries here that a running server keeps per process.)
 QUEUE_QUERY_CEILING = 15
 TICKET_PAGE_QUERY_CEILING = 30
+# Session, user, the time of the first entry shown, the earlier entries, their attachments.
+TIMELINE_FRAGMENT_QUERY_CEILING = 6
 MANY = 30
 
 
@@ -202,6 +206,50 @@ def test_ticket_page_makes_as_many_queries_for_30_entries_of_each_kind_as_for_on
             page(as_bob, f"/tickets/{small.number}/")
         with django_assert_num_queries(len(one.captured_queries)):
             html = page(as_bob, f"/tickets/{large.number}/")
-    shown = Message.objects.filter(ticket=large).values_list("pk", flat=True)
-    assert all(f'id="message-{pk}"' in html for pk in shown)
-    assert html.count(".jpg") >= MANY and "Colleague 29" in html
+        # The whole timeline (where "Show earlier entries" leads without JavaScript) too.
+        with django_assert_num_queries(len(one.captured_queries)):
+            whole = page(as_bob, f"/tickets/{large.number}/?timeline=all")
+    in_order = list(
+        Message.objects.filter(ticket=large).order_by("created_at", "id").values_list("pk", flat=True)
+    )
+    assert all(f'id="message-{pk}"' in html for pk in in_order[-TIMELINE_NEWEST:])
+    assert f"Show {len(in_order) - TIMELINE_NEWEST} earlier entries" in html and "Colleague 29" in html
+    assert all(f'id="message-{pk}"' in whole for pk in in_order)
+    assert whole.count(".jpg") >= MANY
+
+
+def test_the_earlier_timeline_entries_take_as_many_queries_for_150_as_for_one(
+    as_bob: HttpClient,
+    erin: User,
+    dental: Client,
+    dana: Contact,
+    new_ticket: NewTicket,
+    django_assert_num_queries: Any,
+    django_assert_max_num_queries: Any,
+) -> None:
+    people = contacts(dental, MANY, "brightsmile.example")
+    with time_machine.travel(T0, tick=False):
+        small = escalating_ticket(new_ticket, dana, erin, "Server down")
+        fill_timeline(small, 6, staff=erin, participants=people)
+        large = escalating_ticket(new_ticket, dana, erin, "Phones down")
+        fill_timeline(large, MANY, staff=erin, participants=people)
+
+    def earlier_url(ticket: Ticket) -> tuple[str, list[int]]:
+        in_order = list(
+            Message.objects.filter(ticket=ticket).order_by("created_at", "id").values_list("pk", flat=True)
+        )
+        first_shown = in_order[-TIMELINE_NEWEST]
+        return f"/tickets/{ticket.number}/timeline/earlier/?before={first_shown}", in_order[:-TIMELINE_NEWEST]
+
+    small_url, small_earlier = earlier_url(small)
+    large_url, large_earlier = earlier_url(large)
+    assert len(small_earlier) < 10 < 100 < len(large_earlier)
+    with time_machine.travel(minutes_after_t0(5), tick=False):
+        page(as_bob, small_url, **{"HX-Request": "true"})
+        with django_assert_max_num_queries(TIMELINE_FRAGMENT_QUERY_CEILING) as one:
+            page(as_bob, small_url, **{"HX-Request": "true"})
+        with django_assert_num_queries(len(one.captured_queries)):
+            html = page(as_bob, large_url, **{"HX-Request": "true"})
+    assert all(f'id="message-{pk}"' in html for pk in large_earlier)
+    files = Attachment.objects.filter(message_id__in=large_earlier).values_list("filename", flat=True)
+    assert len(files) > MANY and all(f">{name}</a>" in html for name in files)

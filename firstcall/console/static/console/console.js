@@ -1,5 +1,6 @@
-// The console's small behaviours: deadlines counting down between refreshes, and keyboard
-// shortcuts in the queue (j/k move, Enter opens, a assigns to me, / jumps to the filters).
+// The console's small behaviours: deadlines counting down between refreshes, keyboard
+// shortcuts in the queue (j/k move, Enter opens, a assigns to me, / jumps to the filters), and
+// focus on the earlier timeline entries a ticket page loads.
 // Without JavaScript everything still works: the server renders the countdowns and every
 // action is a link or a form.
 (function () {
@@ -93,10 +94,27 @@
     }
   });
 
+  // The ticket page's "Show earlier entries": htmx puts the earlier entries in place of the
+  // link; focus then moves to the first of them, so a keyboard or screen reader user carries on
+  // reading from there instead of being dropped at the top of the page.
+  var loadingEarlierEntries = false;
+
   document.addEventListener("click", function (event) {
     var row = event.target && event.target.closest && event.target.closest("tr.queue-row");
     if (row) select(row);
+    if (event.target && event.target.closest && event.target.closest("#timeline-earlier a")) {
+      loadingEarlierEntries = true;
+    }
   });
+
+  function focusFirstEarlierEntry() {
+    if (!loadingEarlierEntries || document.getElementById("timeline-earlier")) return;
+    loadingEarlierEntries = false;
+    var first = document.querySelector("ol.timeline > li.entry");
+    if (!first) return;
+    first.setAttribute("tabindex", "-1");
+    first.focus();
+  }
 
   // After htmx swaps in fresh results, keep the selection and the countdowns.
   document.addEventListener("htmx:afterSwap", function () {
@@ -106,6 +124,7 @@
       row.setAttribute("aria-selected", "true");
     }
     tickCountdowns();
+    focusFirstEarlierEntry();
   });
 
   document.addEventListener("DOMContentLoaded", tickCountdowns);
