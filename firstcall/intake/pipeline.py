@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -346,16 +346,26 @@ def _page_acknowledgment(channel: Channel, request: IncomingRequest) -> str | No
     return None
 
 
-def identify(person: Person, actor_label: str) -> tuple[Contact, bool]:
+class Identified(NamedTuple):
+    contact: Contact
+    # Made by this call.
+    is_new: bool
+    # The phone number was nobody's until this call recorded it: nothing is known about it
+    # (not that it is a landline, nor that it has had an acknowledgment).
+    number_is_new: bool = False
+
+
+def identify(person: Person, actor_label: str) -> Identified:
     """The known contact with this email address or phone number; else a new contact — of the
     client owning the address's domain or the number (a client's main line), if any; otherwise
     an unverified requester with no client (always a new one when there is neither address nor
-    number, e.g. a withheld caller). With it, whether it is new (made by this call)."""
+    number, e.g. a withheld caller)."""
     address = person.email.strip().lower()
     phone = normalize_phone(person.phone)
+    number_is_new = False
     if address:
         try:
-            return Contact.objects.get(email=address), False
+            return Identified(Contact.objects.get(email=address), is_new=False)
         except Contact.DoesNotExist:
             pass
         domain = address.rpartition("@")[2]
@@ -363,8 +373,9 @@ def identify(person: Person, actor_label: str) -> tuple[Contact, bool]:
     elif phone:
         known = owner_of_number(phone)
         if known is not None and known.contact is not None:
-            return known.contact, False
+            return Identified(known.contact, is_new=False)
         client_id = known.client_id if known is not None else None
+        number_is_new = known is None
     else:
         # Nothing to recognise them by (a withheld number): a new unverified requester each time.
         client_id = None
@@ -375,15 +386,15 @@ def identify(person: Person, actor_label: str) -> tuple[Contact, bool]:
                 PhoneNumber.objects.create(number=phone, client_id=client_id, contact=contact)
     except IntegrityError:  # created by a concurrent message from the same new sender
         if address:
-            return Contact.objects.get(email=address), False
-        return Contact.objects.get(phone_numbers__number=phone), False
+            return Identified(Contact.objects.get(email=address), is_new=False)
+        return Identified(Contact.objects.get(phone_numbers__number=phone), is_new=False)
     audit(
         None,
         Actor.system(actor_label),
         "contact_created",
         after={"email": address, "phone": phone, "client_id": client_id},
     )
-    return contact, True
+    return Identified(contact, is_new=True, number_is_new=number_is_new)
 
 
 def _recent_open_ticket(sender: Contact, window: timedelta) -> Ticket | None:
@@ -427,7 +438,8 @@ class _Entry:
 def _thread_or_open(inbound: InboundMessage, request: IncomingRequest, *, acknowledge: bool) -> _Entry:
     channel = Channel(inbound.channel)
     actor_label = f"{channel.label} intake"
-    sender, new_sender = identify(request.sender, actor_label)
+    identified = identify(request.sender, actor_label)
+    sender = identified.contact
     actor = Actor(contact=sender, label=actor_label)
     ticket = _find_thread(request, sender)
     if ticket is not None:
@@ -438,7 +450,7 @@ def _thread_or_open(inbound: InboundMessage, request: IncomingRequest, *, acknow
             f"{sender.email or sender} is not the requester, a participant or a contact of the "
             f"client of {named}, so it cannot post on it."
         )
-    if ticket is None and request.recent_ticket_window is not None and not new_sender:
+    if ticket is None and request.recent_ticket_window is not None and not identified.is_new:
         ticket = _recent_open_ticket(sender, request.recent_ticket_window)
     created = False
     if ticket is not None and ticket.status == Status.CLOSED and ticket.closed_at is not None:
@@ -473,10 +485,10 @@ def _thread_or_open(inbound: InboundMessage, request: IncomingRequest, *, acknow
         add_participant(ticket, sender, actor=actor)
     for person in request.participants:
         if person.email.lower() != sender.email and not is_our_address(person.email):
-            add_participant(ticket, identify(person, actor_label)[0], actor=actor)
+            add_participant(ticket, identify(person, actor_label).contact, actor=actor)
     answer = None
     if created and acknowledge:
-        answer = _acknowledge(ticket, message, sender, request, new_sender=new_sender)
+        answer = _acknowledge(ticket, message, identified, request)
     if created and isinstance(request, VerificationRequest):
         start_verification(ticket, message, request)
     return _Entry(ticket, created, answer)
@@ -520,7 +532,7 @@ def _save_attachments(message: Message, request: IncomingRequest) -> None:
 
 
 def _acknowledge(
-    ticket: Ticket, message: Message, sender: Contact, request: IncomingRequest, *, new_sender: bool
+    ticket: Ticket, message: Message, sender: Identified, request: IncomingRequest
 ) -> Message | None:
     """Acknowledge a new ticket, or say on it why not. Returns the acknowledgment when it goes
     in the answer to the request itself (a text to the texter, whose webhook we answer)."""
@@ -529,7 +541,7 @@ def _acknowledge(
     if not reason and route is not None and route.channel == Channel.EMAIL and is_our_address(route.address):
         reason = "the sender is one of our own addresses"
     # A contact made just now has had no acknowledgment to count.
-    if not reason and route is not None and not new_sender and acknowledgment_rate_exceeded(route.address):
+    if not reason and route is not None and not sender.is_new and acknowledgment_rate_exceeded(route.address):
         kind = "text" if route.channel == Channel.SMS else "mail"
         reason = (
             f"{route.address} already got {settings.FIRSTCALL_ACK_RATE_LIMIT_PER_HOUR} "
@@ -547,17 +559,17 @@ def _acknowledge(
     return acknowledgment if in_response else None
 
 
-def _acknowledgment_route(sender: Contact, request: IncomingRequest) -> tuple[Route | None, str]:
+def _acknowledgment_route(sender: Identified, request: IncomingRequest) -> tuple[Route | None, str]:
     """By text when the request asks for it and the sender's phone can take one; else by email
     to the contact. With no route, why not."""
     phone = normalize_phone(request.sender.phone)
     unreachable = ""
     if request.acknowledge_by == Channel.SMS and phone:
-        unreachable = sms_unreachable_reason(phone)
+        unreachable = sms_unreachable_reason(phone, just_recorded=sender.number_is_new)
         if not unreachable:
             return Route(Channel.SMS, phone), ""
-    if sender.email:
-        return Route(Channel.EMAIL, sender.email), ""
+    if sender.contact.email:
+        return Route(Channel.EMAIL, sender.contact.email), ""
     if unreachable:
         return None, f"{unreachable} and the requester has no email address"
     return None, "the requester has no email address or phone number we can write to"

@@ -125,8 +125,12 @@ class Route:
     address: str
 
 
-def sms_unreachable_reason(phone: str) -> str:
-    """Why we may not text this number ("" if we may): it opted out (STOP) or is a landline."""
+def sms_unreachable_reason(phone: str, *, just_recorded: bool = False) -> str:
+    """Why we may not text this number ("" if we may): it opted out (STOP) or is a landline.
+    ``just_recorded``: the number was recorded by this request, so it is not known to be a
+    landline; only an opt-out (a STOP from it earlier) is looked for."""
+    if just_recorded:
+        return _opted_out_reason(phone) if opted_out_numbers([phone]) else ""
     return sms_unreachable_reasons([phone]).get(phone, "")
 
 
@@ -143,15 +147,19 @@ def sms_unreachable_reasons(phones: Sequence[str]) -> dict[str, str]:
     reasons: dict[str, str] = {}
     # An opt-out is the reason given when both apply: it is the one the person chose.
     for number, why in sorted(landlines.union(opted_out, all=True), key=lambda row: row[1] == _OPTED_OUT):
-        reasons[number] = (
-            f"{number} opted out of text messages (STOP)"
-            if why == _OPTED_OUT
-            else f"{number} cannot receive text messages (landline)"
-        )
+        reasons[number] = _opted_out_reason(number) if why == _OPTED_OUT else _landline_reason(number)
     return reasons
 
 
 _LANDLINE, _OPTED_OUT = "landline", "opted out"
+
+
+def _opted_out_reason(number: str) -> str:
+    return f"{number} opted out of text messages (STOP)"
+
+
+def _landline_reason(number: str) -> str:
+    return f"{number} cannot receive text messages (landline)"
 
 
 def opted_out_numbers(numbers: list[str]) -> set[str]:

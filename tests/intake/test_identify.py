@@ -15,20 +15,21 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_contacts_own_number_finds_them(dana: Contact) -> None:
-    assert identify(Person(phone="+1 312 555 0111"), "test") == (dana, False)
+    assert identify(Person(phone="+1 312 555 0111"), "test") == (dana, False, False)
 
 
 def test_a_clients_main_line_makes_a_contact_of_that_client(dental: Client) -> None:
-    caller, new = identify(Person(phone="+13125550100", name="Front desk"), "test")
+    caller, new, number_is_new = identify(Person(phone="+13125550100", name="Front desk"), "test")
     assert new and caller.client == dental and caller.name == "Front desk"
+    assert not number_is_new  # the client's main line: what is known of it (a landline) stands
 
 
 def test_an_unknown_number_makes_one_unverified_contact(db: None) -> None:
-    first, first_is_new = identify(Person(phone="+14155550199"), "test")
-    again, again_is_new = identify(Person(phone="+14155550199"), "test")
-    assert first == again and first.client is None
-    assert first_is_new and not again_is_new
-    assert PhoneNumber.objects.get(number="+14155550199").contact == first
+    first = identify(Person(phone="+14155550199"), "test")
+    again = identify(Person(phone="+14155550199"), "test")
+    assert first.contact == again.contact and first.contact.client is None
+    assert first.is_new and first.number_is_new and not again.is_new and not again.number_is_new
+    assert PhoneNumber.objects.get(number="+14155550199").contact == first.contact
 
 
 def test_a_concurrent_first_text_from_the_same_number_finds_the_other_contact(
@@ -38,5 +39,5 @@ def test_a_concurrent_first_text_from_the_same_number_finds_the_other_contact(
     existing = Contact.objects.create(name="")
     PhoneNumber.objects.create(number="+14155550188", contact=existing)
     monkeypatch.setattr(pipeline, "owner_of_number", lambda number: None)
-    assert identify(Person(phone="+14155550188"), "test") == (existing, False)
+    assert identify(Person(phone="+14155550188"), "test") == (existing, False, False)
     assert Contact.objects.count() == 1

@@ -18,7 +18,7 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 from django.utils import timezone
 
-from firstcall.clients.models import Contact
+from firstcall.clients.models import Contact, PhoneNumber
 from firstcall.notify.models import Delivery, DeliveryStatus, SmsOptOut
 from firstcall.notify.outbound import IN_RESPONSE_CONFIRM_SECONDS, deliver_many, due_delivery_ids
 from firstcall.tickets.models import MessageKind, Ticket
@@ -32,6 +32,7 @@ PUBLIC_URL = "https://help.msp.example"
 OUR_NUMBER = "+15550100000"
 DANA_MOBILE = "+13125550111"
 STRANGER = "+14155550199"
+DENTAL_MAIN_LINE = "+13125550100"
 
 
 @pytest.fixture
@@ -214,3 +215,18 @@ def test_the_console_provider_never_answers_in_the_webhook(
     settings.DATA_DIR = tmp_path
     assert text(client, "SM" + "1" * 32, DANA_MOBILE, "Printer jammed").findall("Message") == []
     assert Delivery.objects.get().status == DeliveryStatus.PENDING
+
+
+def test_a_known_landline_is_not_texted_even_by_a_new_contact(
+    client: HttpClient, dental: Any, twilio: TwilioStandIn
+) -> None:
+    # The client's main line, known to take no texts: whoever uses it is a new contact, but
+    # what is known of the number stands.
+    PhoneNumber.objects.filter(number=DENTAL_MAIN_LINE).update(can_receive_sms=False)
+    assert text(client, "SM" + "1" * 32, DENTAL_MAIN_LINE, "Printer jammed").findall("Message") == []
+    ticket = Ticket.objects.get()
+    assert ticket.requester.client == dental and not Delivery.objects.exists()
+    assert ticket.messages.get(body_text__startswith="Acknowledgment not sent").body_text == (
+        f"Acknowledgment not sent: {DENTAL_MAIN_LINE} cannot receive text messages (landline) "
+        "and the requester has no email address."
+    )
