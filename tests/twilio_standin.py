@@ -20,7 +20,8 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -200,3 +201,24 @@ def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
     from twilio.request_validator import RequestValidator
 
     return str(RequestValidator(auth_token).compute_signature(url, params))
+
+
+@contextmanager
+def twilio_configured(
+    settings: Any,
+    *,
+    account_sid: str,
+    auth_token: str,
+    our_number: str = "+15550100000",
+    public_url: str = "https://help.msp.example",
+) -> Iterator[TwilioStandIn]:
+    """A running stand-in, with pytest-django's ``settings`` pointing the Twilio provider at it
+    (account, token, API address, our number, the public URL webhooks are signed for)."""
+    with TwilioStandIn(account_sid=account_sid, auth_token=auth_token) as standin:
+        settings.FIRSTCALL_SMS_PROVIDER = "twilio"
+        settings.TWILIO_ACCOUNT_SID = account_sid
+        settings.TWILIO_AUTH_TOKEN = auth_token
+        settings.TWILIO_API_BASE_URL = standin.base_url
+        settings.FIRSTCALL_SMS_FROM = our_number
+        settings.FIRSTCALL_PUBLIC_URL = public_url
+        yield standin

@@ -184,6 +184,20 @@ def test_queue_makes_as_many_queries_for_30_tickets_as_for_one(
     assert all(ticket.number in html for ticket in tickets)
 
 
+def small_and_large_tickets(
+    new_ticket: NewTicket, dental: Client, dana: Contact, erin: User, *, small_entries: int
+) -> tuple[Ticket, Ticket]:
+    """Two escalating tickets of Dana's with MANY participants: one with ``small_entries``
+    entries of each kind, one with MANY of each."""
+    people = contacts(dental, MANY, "brightsmile.example")
+    with time_machine.travel(T0, tick=False):
+        small = escalating_ticket(new_ticket, dana, erin, "Server down")
+        fill_timeline(small, small_entries, staff=erin, participants=people)
+        large = escalating_ticket(new_ticket, dana, erin, "Phones down")
+        fill_timeline(large, MANY, staff=erin, participants=people)
+    return small, large
+
+
 def test_ticket_page_makes_as_many_queries_for_30_entries_of_each_kind_as_for_one(
     as_bob: HttpClient,
     erin: User,
@@ -193,12 +207,7 @@ def test_ticket_page_makes_as_many_queries_for_30_entries_of_each_kind_as_for_on
     django_assert_num_queries: Any,
     django_assert_max_num_queries: Any,
 ) -> None:
-    people = contacts(dental, MANY, "brightsmile.example")
-    with time_machine.travel(T0, tick=False):
-        small = escalating_ticket(new_ticket, dana, erin, "Server down")
-        fill_timeline(small, 1, staff=erin, participants=people)
-        large = escalating_ticket(new_ticket, dana, erin, "Phones down")
-        fill_timeline(large, MANY, staff=erin, participants=people)
+    small, large = small_and_large_tickets(new_ticket, dental, dana, erin, small_entries=1)
     assert Message.objects.filter(ticket=large).count() > MANY * 5
     with time_machine.travel(minutes_after_t0(5), tick=False):
         page(as_bob, f"/tickets/{small.number}/")  # the session and per-process settings are read once
@@ -227,12 +236,7 @@ def test_the_earlier_timeline_entries_take_as_many_queries_for_150_as_for_one(
     django_assert_num_queries: Any,
     django_assert_max_num_queries: Any,
 ) -> None:
-    people = contacts(dental, MANY, "brightsmile.example")
-    with time_machine.travel(T0, tick=False):
-        small = escalating_ticket(new_ticket, dana, erin, "Server down")
-        fill_timeline(small, 6, staff=erin, participants=people)
-        large = escalating_ticket(new_ticket, dana, erin, "Phones down")
-        fill_timeline(large, MANY, staff=erin, participants=people)
+    small, large = small_and_large_tickets(new_ticket, dental, dana, erin, small_entries=6)
 
     def earlier_url(ticket: Ticket) -> tuple[str, list[int]]:
         in_order = list(

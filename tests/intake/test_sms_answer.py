@@ -22,7 +22,7 @@ from firstcall.clients.models import Contact, PhoneNumber
 from firstcall.notify.models import Delivery, DeliveryStatus, SmsOptOut
 from firstcall.notify.outbound import IN_RESPONSE_CONFIRM_SECONDS, deliver_many, due_delivery_ids
 from firstcall.tickets.models import MessageKind, Ticket
-from tests.twilio_standin import TwilioStandIn, twilio_signature
+from tests.twilio_standin import TwilioStandIn, twilio_configured, twilio_signature
 
 pytestmark = pytest.mark.django_db
 
@@ -37,14 +37,10 @@ DENTAL_MAIN_LINE = "+13125550100"
 
 @pytest.fixture
 def twilio(settings: Any) -> Iterator[TwilioStandIn]:
-    with TwilioStandIn(account_sid=ACCOUNT_SID, auth_token=TOKEN) as standin:
-        settings.FIRSTCALL_SMS_PROVIDER = "twilio"
+    with twilio_configured(
+        settings, account_sid=ACCOUNT_SID, auth_token=TOKEN, our_number=OUR_NUMBER, public_url=PUBLIC_URL
+    ) as standin:
         settings.FIRSTCALL_SMS_ACK_IN_RESPONSE = True
-        settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-        settings.TWILIO_AUTH_TOKEN = TOKEN
-        settings.TWILIO_API_BASE_URL = standin.base_url
-        settings.FIRSTCALL_SMS_FROM = OUR_NUMBER
-        settings.FIRSTCALL_PUBLIC_URL = PUBLIC_URL
         settings.FIRSTCALL_MSP_NAME = "Northwind IT"
         yield standin
 

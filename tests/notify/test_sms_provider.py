@@ -19,7 +19,7 @@ from firstcall.notify.models import Delivery, DeliveryStatus
 from firstcall.notify.outbound import deliver_now, opt_out
 from firstcall.notify.sms import SmsSendError, TwilioSmsProvider
 from firstcall.tickets.models import MessageKind
-from tests.twilio_standin import TwilioStandIn
+from tests.twilio_standin import TwilioStandIn, twilio_configured
 
 pytestmark = pytest.mark.django_db
 
@@ -31,15 +31,11 @@ DANA_MOBILE = "+13125550111"
 
 @pytest.fixture
 def twilio(settings: Any) -> Iterator[TwilioStandIn]:
-    with TwilioStandIn(account_sid=ACCOUNT_SID, auth_token=TOKEN) as standin:
-        settings.FIRSTCALL_SMS_PROVIDER = "twilio"
+    with twilio_configured(
+        settings, account_sid=ACCOUNT_SID, auth_token=TOKEN, our_number=OUR_NUMBER
+    ) as standin:
         # The API path: acknowledgments in the webhook's answer are tests/intake/test_sms_answer.py's.
         settings.FIRSTCALL_SMS_ACK_IN_RESPONSE = False
-        settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-        settings.TWILIO_AUTH_TOKEN = TOKEN
-        settings.TWILIO_API_BASE_URL = standin.base_url
-        settings.FIRSTCALL_SMS_FROM = OUR_NUMBER
-        settings.FIRSTCALL_PUBLIC_URL = "https://help.msp.example"
         yield standin
 
 

@@ -27,7 +27,7 @@ from firstcall.notify.voice import CallError, ConsoleVoiceProvider, TwilioVoiceP
 from firstcall.tickets.models import AuditEvent, MessageKind, Ticket
 from tests.escalation import conftest as escalation_fixtures
 from tests.escalation.conftest import at_minute, minutes_after_t0, open_p1, paged
-from tests.twilio_standin import TwilioStandIn, twilio_signature
+from tests.twilio_standin import TwilioStandIn, twilio_configured, twilio_signature
 
 pytestmark = pytest.mark.django_db
 
@@ -46,14 +46,10 @@ PUBLIC_URL = "https://help.msp.example"
 
 @pytest.fixture
 def twilio(settings: Any) -> Iterator[TwilioStandIn]:
-    with TwilioStandIn(account_sid=ACCOUNT_SID, auth_token=TOKEN) as standin:
-        settings.FIRSTCALL_SMS_PROVIDER = "twilio"
+    with twilio_configured(
+        settings, account_sid=ACCOUNT_SID, auth_token=TOKEN, our_number=OUR_NUMBER, public_url=PUBLIC_URL
+    ) as standin:
         settings.FIRSTCALL_PAGE_BY_VOICE = True
-        settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-        settings.TWILIO_AUTH_TOKEN = TOKEN
-        settings.TWILIO_API_BASE_URL = standin.base_url
-        settings.FIRSTCALL_SMS_FROM = OUR_NUMBER
-        settings.FIRSTCALL_PUBLIC_URL = PUBLIC_URL
         settings.FIRSTCALL_MSP_NAME = "Northwind IT"
         yield standin
 
