@@ -189,6 +189,9 @@ def store_and_process(prepared: Prepared, *, acknowledge: bool = True) -> Intake
     try:
         if prepared.failure is not None:
             raise prepared.failure
+        # Read before the write transaction (SQLite lets one writer in at a time: it holds the
+        # lock for less); what changes meanwhile is found again inside (see identify).
+        looked_up = look_up(interpreted.sender) if isinstance(interpreted, IncomingRequest) else None
         with transaction.atomic():
             try:
                 inbound.save(force_insert=True)
@@ -198,7 +201,7 @@ def store_and_process(prepared: Prepared, *, acknowledge: bool = True) -> Intake
                 return IntakeOutcome(inbound.pk, InboundStatus.REJECTED, reason=inbound.reason)
             assert interpreted is not None
             # Nobody else can see the row before commit: no lock needed to claim it.
-            return _apply(inbound, interpreted, acknowledge=acknowledge)
+            return _apply(inbound, interpreted, acknowledge=acknowledge, looked_up=looked_up)
     except _AlreadyStored:
         existing = _count_redelivery(prepared.channel, prepared.external_id)
         if existing.status == InboundStatus.RECEIVED:
@@ -251,7 +254,11 @@ def _interpret(inbound: InboundMessage) -> IncomingRequest | BounceNotice | Reje
 
 
 def _apply(
-    inbound: InboundMessage, interpreted: IncomingRequest | BounceNotice, *, acknowledge: bool
+    inbound: InboundMessage,
+    interpreted: IncomingRequest | BounceNotice,
+    *,
+    acknowledge: bool,
+    looked_up: SenderLookup | None = None,
 ) -> IntakeOutcome:
     if isinstance(interpreted, BounceNotice):
         return _attach_bounce(inbound, interpreted)
@@ -265,14 +272,14 @@ def _apply(
             reply=acknowledged if inbound.channel == Channel.SMS else "",
         )
     if not interpreted.only_named_ticket:
-        entry = _thread_or_open(inbound, interpreted, acknowledge=acknowledge)
+        entry = _thread_or_open(inbound, interpreted, acknowledge=acknowledge, looked_up=looked_up)
         return _finish(
             inbound, InboundStatus.PROCESSED, entry.ticket, created=entry.created, answer=entry.answer
         )
     try:
         # A savepoint: a refusal undoes what identifying the sender created, not the raw row.
         with transaction.atomic():
-            entry = _thread_or_open(inbound, interpreted, acknowledge=acknowledge)
+            entry = _thread_or_open(inbound, interpreted, acknowledge=acknowledge, looked_up=looked_up)
     except Rejected as refusal:
         return _finish(inbound, InboundStatus.REJECTED, None, reason=refusal.reason)
     return _finish(inbound, InboundStatus.PROCESSED, entry.ticket, created=entry.created, answer=entry.answer)
@@ -355,35 +362,56 @@ class Identified(NamedTuple):
     number_is_new: bool = False
 
 
-def identify(person: Person, actor_label: str) -> Identified:
+@dataclass(frozen=True)
+class SenderLookup:
+    """What the database knew of a sender when ``look_up`` read it: their contact, or for a new
+    one the client owning their email domain or number, and whether the number was nobody's."""
+
+    contact: Contact | None
+    client_id: int | None = None
+    number_is_new: bool = False
+
+
+def look_up(person: Person) -> SenderLookup:
+    """The known contact with this email address or phone number (a contact's own number wins
+    over a client's main line); else, for the new contact, the client owning the address's
+    domain or the number, if any. Reads only."""
+    address = person.email.strip().lower()
+    phone = normalize_phone(person.phone)
+    if address:
+        contact = Contact.objects.filter(email=address).first()
+        if contact is not None:
+            return SenderLookup(contact)
+        domain = address.rpartition("@")[2]
+        return SenderLookup(
+            None, EmailDomain.objects.filter(domain=domain).values_list("client_id", flat=True).first()
+        )
+    if phone:
+        known = owner_of_number(phone)
+        if known is not None and known.contact is not None:
+            return SenderLookup(known.contact)
+        return SenderLookup(None, known.client_id if known is not None else None, number_is_new=known is None)
+    # Nothing to recognise them by (a withheld number): a new unverified requester each time.
+    return SenderLookup(None)
+
+
+def identify(person: Person, actor_label: str, looked_up: SenderLookup | None = None) -> Identified:
     """The known contact with this email address or phone number; else a new contact — of the
     client owning the address's domain or the number (a client's main line), if any; otherwise
     an unverified requester with no client (always a new one when there is neither address nor
-    number, e.g. a withheld caller)."""
+    number, e.g. a withheld caller). ``looked_up``: ``look_up(person)`` read earlier, outside
+    this transaction; a contact made since by a concurrent request is found when making it
+    again fails."""
+    found = looked_up if looked_up is not None else look_up(person)
+    if found.contact is not None:
+        return Identified(found.contact, is_new=False)
     address = person.email.strip().lower()
     phone = normalize_phone(person.phone)
-    number_is_new = False
-    if address:
-        try:
-            return Identified(Contact.objects.get(email=address), is_new=False)
-        except Contact.DoesNotExist:
-            pass
-        domain = address.rpartition("@")[2]
-        client_id = EmailDomain.objects.filter(domain=domain).values_list("client_id", flat=True).first()
-    elif phone:
-        known = owner_of_number(phone)
-        if known is not None and known.contact is not None:
-            return Identified(known.contact, is_new=False)
-        client_id = known.client_id if known is not None else None
-        number_is_new = known is None
-    else:
-        # Nothing to recognise them by (a withheld number): a new unverified requester each time.
-        client_id = None
     try:
         with transaction.atomic():
-            contact = Contact.objects.create(client_id=client_id, name=person.name[:200], email=address)
+            contact = Contact.objects.create(client_id=found.client_id, name=person.name[:200], email=address)
             if phone:
-                PhoneNumber.objects.create(number=phone, client_id=client_id, contact=contact)
+                PhoneNumber.objects.create(number=phone, client_id=found.client_id, contact=contact)
     except IntegrityError:  # created by a concurrent message from the same new sender
         if address:
             return Identified(Contact.objects.get(email=address), is_new=False)
@@ -392,9 +420,9 @@ def identify(person: Person, actor_label: str) -> Identified:
         None,
         Actor.system(actor_label),
         "contact_created",
-        after={"email": address, "phone": phone, "client_id": client_id},
+        after={"email": address, "phone": phone, "client_id": found.client_id},
     )
-    return Identified(contact, is_new=True, number_is_new=number_is_new)
+    return Identified(contact, is_new=True, number_is_new=found.number_is_new)
 
 
 def _recent_open_ticket(sender: Contact, window: timedelta) -> Ticket | None:
@@ -435,10 +463,16 @@ class _Entry:
     answer: Message | None = None
 
 
-def _thread_or_open(inbound: InboundMessage, request: IncomingRequest, *, acknowledge: bool) -> _Entry:
+def _thread_or_open(
+    inbound: InboundMessage,
+    request: IncomingRequest,
+    *,
+    acknowledge: bool,
+    looked_up: SenderLookup | None = None,
+) -> _Entry:
     channel = Channel(inbound.channel)
     actor_label = f"{channel.label} intake"
-    identified = identify(request.sender, actor_label)
+    identified = identify(request.sender, actor_label, looked_up)
     sender = identified.contact
     actor = Actor(contact=sender, label=actor_label)
     ticket = _find_thread(request, sender)
