@@ -154,6 +154,8 @@ def _databases() -> dict[str, Any]:
         # than a typical query.
         config["CONN_MAX_AGE"] = 600
         config["CONN_HEALTH_CHECKS"] = True
+        # Django's backend, beginning write transactions without SQLite's sleepy wait.
+        config["ENGINE"] = "firstcall.sqlite_backend"
         config["OPTIONS"] = {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",
