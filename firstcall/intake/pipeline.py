@@ -584,11 +584,8 @@ def _acknowledge(
     if reason or route is None:
         add_event(ticket, f"Acknowledgment not sent: {reason}.", staff_only=True)
         return None
-    in_response = (
-        request.acknowledge_in_response
-        and route.channel == Channel.SMS
-        and route.address == normalize_phone(request.sender.phone)
-    )
+    # A text route is always to the number the request came from.
+    in_response = request.acknowledge_in_response and route.channel == Channel.SMS
     acknowledgment = schedule_acknowledgment(ticket, message, route, in_response=in_response)
     return acknowledgment if in_response else None
 

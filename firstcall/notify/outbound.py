@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, Value
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -135,23 +135,18 @@ def sms_unreachable_reason(phone: str, *, just_recorded: bool = False) -> str:
 
 
 def sms_unreachable_reasons(phones: Sequence[str]) -> dict[str, str]:
-    """Why we may not text each of these numbers, for those we may not (one query however many
-    numbers): it opted out (STOP) or is a landline."""
+    """Why we may not text each of these numbers, for those we may not (two queries however
+    many numbers): it opted out (STOP) or is a landline."""
     numbers = sorted(set(phones))
-    if not numbers:
-        return {}
-    landlines = PhoneNumber.objects.filter(number__in=numbers, can_receive_sms=False).values_list(
-        "number", Value(_LANDLINE)
-    )
-    opted_out = SmsOptOut.objects.filter(number__in=numbers).values_list("number", Value(_OPTED_OUT))
-    reasons: dict[str, str] = {}
+    reasons = {
+        number: _landline_reason(number)
+        for number in PhoneNumber.objects.filter(number__in=numbers, can_receive_sms=False).values_list(
+            "number", flat=True
+        )
+    }
     # An opt-out is the reason given when both apply: it is the one the person chose.
-    for number, why in sorted(landlines.union(opted_out, all=True), key=lambda row: row[1] == _OPTED_OUT):
-        reasons[number] = _opted_out_reason(number) if why == _OPTED_OUT else _landline_reason(number)
+    reasons.update((number, _opted_out_reason(number)) for number in opted_out_numbers(numbers))
     return reasons
-
-
-_LANDLINE, _OPTED_OUT = "landline", "opted out"
 
 
 def _opted_out_reason(number: str) -> str:
