@@ -32,6 +32,8 @@ def test_technician_works_a_ticket_from_queue_to_resolution(
     expect(page.get_by_role("heading", name="Queue")).to_be_visible()
     rows = page.locator("tr.queue-row")
     expect(rows).to_have_count(2)
+    # The shortcuts are console.js's, a deferred script: it has run once the DOM is loaded.
+    page.wait_for_load_state("domcontentloaded")
 
     # j selects a row, a assigns it to me (and comes back to the queue).
     row = page.locator(f'tr.queue-row[data-ticket="{ticket.number}"]')
@@ -46,6 +48,7 @@ def test_technician_works_a_ticket_from_queue_to_resolution(
     # Enter opens the selected ticket.
     page.get_by_role("link", name="My tickets").click()
     expect(page.locator("tr.queue-row")).to_have_count(1)
+    page.wait_for_load_state("domcontentloaded")
     page.keyboard.press("j")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Front desk printer offline")).to_be_visible()
