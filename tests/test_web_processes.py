@@ -86,3 +86,29 @@ def test_processes_must_be_one_or_more(web_env: dict[str, str]) -> None:
     env = {**web_env, "FIRSTCALL_WEB_PROCESSES": "many"}
     done = subprocess.run([sys.executable, "-m", "firstcall", "web"], env=env, capture_output=True, text=True)
     assert done.returncode == 2 and "FIRSTCALL_WEB_PROCESSES must be a whole number" in done.stderr
+
+
+def test_threads_per_process_default_to_two_with_several_processes_and_eight_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from firstcall.cli import default_web_threads
+
+    monkeypatch.delenv("FIRSTCALL_WEB_THREADS", raising=False)
+    assert (default_web_threads(2), default_web_threads(4), default_web_threads(1)) == (2, 2, 8)
+    monkeypatch.setenv("FIRSTCALL_WEB_THREADS", "6")
+    assert default_web_threads(2) == 6
+
+
+def test_threads_must_be_one_or_more(web_env: dict[str, str]) -> None:
+    for env, argv in (
+        ({**web_env, "FIRSTCALL_WEB_THREADS": "0"}, []),
+        ({**web_env, "FIRSTCALL_WEB_THREADS": "some"}, []),
+        (web_env, ["--threads", "0"]),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "firstcall", "web", *argv], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 2, done.stderr
+        assert "FIRSTCALL_WEB_THREADS must be a whole number of 1 or more" in done.stderr or (
+            "--threads must be 1 or more" in done.stderr
+        )
