@@ -191,7 +191,14 @@ def store_and_process(prepared: Prepared, *, acknowledge: bool = True) -> Intake
             raise prepared.failure
         # Read before the write transaction (SQLite lets one writer in at a time: it holds the
         # lock for less); what changes meanwhile is found again inside (see identify).
-        looked_up = look_up(interpreted.sender) if isinstance(interpreted, IncomingRequest) else None
+        looked_up = (
+            look_up(
+                interpreted.sender,
+                sms_reachability=acknowledge and interpreted.acknowledge_by == Channel.SMS,
+            )
+            if isinstance(interpreted, IncomingRequest)
+            else None
+        )
         with transaction.atomic():
             try:
                 inbound.save(force_insert=True)
@@ -360,6 +367,8 @@ class Identified(NamedTuple):
     # The phone number was nobody's until this call recorded it: nothing is known about it
     # (not that it is a landline, nor that it has had an acknowledgment).
     number_is_new: bool = False
+    # Why a text cannot go to their number ("" if it can), when read with the lookup.
+    sms_unreachable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -370,12 +379,15 @@ class SenderLookup:
     contact: Contact | None
     client_id: int | None = None
     number_is_new: bool = False
+    # For a new contact, when asked: why a text cannot go to their number ("" if it can).
+    sms_unreachable: str | None = None
 
 
-def look_up(person: Person) -> SenderLookup:
+def look_up(person: Person, *, sms_reachability: bool = False) -> SenderLookup:
     """The known contact with this email address or phone number (a contact's own number wins
     over a client's main line); else, for the new contact, the client owning the address's
-    domain or the number, if any. Reads only."""
+    domain or the number, if any, and with ``sms_reachability`` whether a text can go to the
+    number (a new sender's request opens a ticket, acknowledged by text). Reads only."""
     address = person.email.strip().lower()
     phone = normalize_phone(person.phone)
     if address:
@@ -390,7 +402,14 @@ def look_up(person: Person) -> SenderLookup:
         known = owner_of_number(phone)
         if known is not None and known.contact is not None:
             return SenderLookup(known.contact)
-        return SenderLookup(None, known.client_id if known is not None else None, number_is_new=known is None)
+        return SenderLookup(
+            None,
+            known.client_id if known is not None else None,
+            number_is_new=known is None,
+            sms_unreachable=sms_unreachable_reason(phone, just_recorded=known is None)
+            if sms_reachability
+            else None,
+        )
     # Nothing to recognise them by (a withheld number): a new unverified requester each time.
     return SenderLookup(None)
 
@@ -422,7 +441,9 @@ def identify(person: Person, actor_label: str, looked_up: SenderLookup | None = 
         "contact_created",
         after={"email": address, "phone": phone, "client_id": found.client_id},
     )
-    return Identified(contact, is_new=True, number_is_new=found.number_is_new)
+    return Identified(
+        contact, is_new=True, number_is_new=found.number_is_new, sms_unreachable=found.sms_unreachable
+    )
 
 
 def _recent_open_ticket(sender: Contact, window: timedelta) -> Ticket | None:
@@ -596,7 +617,11 @@ def _acknowledgment_route(sender: Identified, request: IncomingRequest) -> tuple
     phone = normalize_phone(request.sender.phone)
     unreachable = ""
     if request.acknowledge_by == Channel.SMS and phone:
-        unreachable = sms_unreachable_reason(phone, just_recorded=sender.number_is_new)
+        unreachable = (
+            sender.sms_unreachable
+            if sender.sms_unreachable is not None
+            else sms_unreachable_reason(phone, just_recorded=sender.number_is_new)
+        )
         if not unreachable:
             return Route(Channel.SMS, phone), ""
     if sender.contact.email:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError
 
-from firstcall.clients.models import Client, PhoneNumber, normalize_phone
+from firstcall.clients.models import Client, Contact, PhoneNumber, normalize_phone, owner_of_number
 
 
 @pytest.mark.parametrize(
@@ -26,3 +26,16 @@ def test_saved_numbers_are_normalized_and_belong_to_someone(dental: Client) -> N
     assert line.number == "+13125550100"
     with pytest.raises(IntegrityError):
         PhoneNumber.objects.create(number="+13125550199")
+
+
+@pytest.mark.django_db
+def test_the_owner_of_a_number_is_the_contact_whose_own_it_is_else_the_first_clients_line() -> None:
+    first, second = Client.objects.create(name="First"), Client.objects.create(name="Second")
+    PhoneNumber.objects.create(number="+13125550100", client=second)
+    PhoneNumber.objects.create(number="+13125550100", client=first)
+    assert owner_of_number("+13125550100").client == second  # the line recorded first
+    person = Contact.objects.create(name="Uses the shared line", client=first)
+    PhoneNumber.objects.create(number="+13125550100", contact=person)
+    owner = owner_of_number("+13125550100")
+    assert owner is not None and owner.contact == person
+    assert owner_of_number("+13125550199") is None and owner_of_number("") is None

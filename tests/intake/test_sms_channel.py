@@ -435,3 +435,30 @@ def test_status_with_bad_signature_changes_nothing(
     assert response.status_code == 403
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SENT
+
+
+def test_a_first_text_reads_before_its_write_transaction_and_only_writes_inside(
+    client: HttpClient, settings: Any, request: pytest.FixtureRequest
+) -> None:
+    """SQLite lets one transaction write at a time: what a new number's first text reads (who
+    owns the number, whether it opted out) is read before its transaction takes that lock."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from firstcall.config_memo import clear_config_memos
+
+    settings.FIRSTCALL_CONFIG_CACHE_SECONDS = 60  # as in production (the tests' default is off)
+    # Memos of this test's settings must not outlive it.
+    request.addfinalizer(clear_config_memos)
+    clear_config_memos()
+    text(client, "SM" + "f0" * 16, DANA_MOBILE, "warm up: the first request reads the settings")
+    with CaptureQueriesContext(connection) as queries:
+        text(client, "SM" + "f1" * 16, STRANGER, "The printer at the front desk is jammed")
+    kinds = [query["sql"].split(None, 1)[0].upper() for query in queries.captured_queries]
+    first_insert = kinds.index("INSERT")
+    assert kinds[:first_insert].count("SELECT") == 2  # the number's owner, its opt-out
+    assert "SELECT" not in kinds[first_insert:]
+    # The payload, contact and number, ticket, its clocks, the text and the acknowledgment
+    # (message and delivery), and two audit rows: ten rows, each its own INSERT.
+    assert kinds.count("INSERT") == 10 and "UPDATE" not in kinds
+    assert Ticket.objects.filter(requester__phone_numbers__number=STRANGER).count() == 1
