@@ -113,14 +113,24 @@ def _management_command(command: str, rest: list[str]) -> int:
 # firstcall web
 
 
+def _whole_number_setting(name: str, *, minimum: int = 0) -> int | None:
+    """The environment variable ``name`` as a whole number, None when it is not set. Raises
+    ValueError for anything else, or for less than ``minimum``."""
+    configured = os.environ.get(name, "").strip()
+    if not configured:
+        return None
+    if not configured.isdigit() or int(configured) < minimum:
+        at_least = f" of {minimum} or more" if minimum else ""
+        raise ValueError(f"{name} must be a whole number{at_least}, not {configured!r}")
+    return int(configured)
+
+
 def default_web_processes() -> int:
     """FIRSTCALL_WEB_PROCESSES, else one per CPU up to 4 (one where processes cannot fork).
     Raises ValueError for a setting that is not a whole number."""
-    configured = os.environ.get("FIRSTCALL_WEB_PROCESSES", "").strip()
-    if configured:
-        if not configured.isdigit():
-            raise ValueError(f"FIRSTCALL_WEB_PROCESSES must be a whole number, not {configured!r}")
-        return int(configured)
+    configured = _whole_number_setting("FIRSTCALL_WEB_PROCESSES")
+    if configured is not None:
+        return configured
     return min(os.cpu_count() or 1, 4) if hasattr(os, "fork") else 1
 
 
@@ -130,12 +140,10 @@ def default_web_threads(processes: int) -> int:
     process only wait for each other, and the one holding the database's write lock waits with
     them (measured: 2 processes of 8 threads take a sixth more CPU per request and answer a fifth
     fewer requests/s than 2 of 2). A lone process keeps 8 so a slow page does not hold up the rest.
-    Raises ValueError for a setting that is not a whole number."""
-    configured = os.environ.get("FIRSTCALL_WEB_THREADS", "").strip()
-    if configured:
-        if not configured.isdigit() or int(configured) < 1:
-            raise ValueError(f"FIRSTCALL_WEB_THREADS must be a whole number of 1 or more, not {configured!r}")
-        return int(configured)
+    Raises ValueError for a setting that is not a whole number of 1 or more."""
+    configured = _whole_number_setting("FIRSTCALL_WEB_THREADS", minimum=1)
+    if configured is not None:
+        return configured
     return 2 if processes > 1 else 8
 
 

@@ -59,19 +59,20 @@ def enqueue_delivery_on_commit(delivery_id: int) -> None:
 DELIVERY_BATCH = 40
 
 
+def enqueue_deliveries(delivery_ids: Sequence[int]) -> None:
+    """Send the deliveries by tasks of up to DELIVERY_BATCH deliveries."""
+    from firstcall.notify.tasks import deliver_batch
+
+    for start in range(0, len(delivery_ids), DELIVERY_BATCH):
+        deliver_batch(list(delivery_ids[start : start + DELIVERY_BATCH]))
+
+
 def enqueue_deliveries_on_commit(delivery_ids: Sequence[int]) -> None:
     """Send the deliveries once the transaction that created them commits, by tasks of up to
     DELIVERY_BATCH deliveries."""
-    from firstcall.notify.tasks import deliver_batch
-
     ids = list(delivery_ids)
-
-    def enqueue() -> None:
-        for start in range(0, len(ids), DELIVERY_BATCH):
-            deliver_batch(ids[start : start + DELIVERY_BATCH])
-
     if ids:
-        transaction.on_commit(enqueue)
+        transaction.on_commit(lambda: enqueue_deliveries(ids))
 
 
 def acknowledgment_rate_exceeded(address: str) -> bool:

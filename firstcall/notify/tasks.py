@@ -5,7 +5,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from firstcall.notify.outbound import DELIVERY_BATCH, deliver_many, deliver_now, due_delivery_ids
+from firstcall.notify.outbound import deliver_many, deliver_now, due_delivery_ids, enqueue_deliveries
 
 
 # Before other queued work: an acknowledgment or a page waiting behind a burst of escalation
@@ -26,6 +26,5 @@ def deliver_batch(delivery_ids: list[int]) -> int:
 def sweep_deliveries() -> int:
     """Catches deliveries whose scheduled task was lost (a worker down, a queue flushed)."""
     ids = due_delivery_ids()
-    for start in range(0, len(ids), DELIVERY_BATCH):
-        deliver_batch(ids[start : start + DELIVERY_BATCH])
+    enqueue_deliveries(ids)
     return len(ids)

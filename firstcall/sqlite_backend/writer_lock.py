@@ -36,7 +36,6 @@ class WriterLock:
     """One database file's writer lock, for this process."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         self._asks: queue.SimpleQueue[_Ask] = queue.SimpleQueue()
         self._decide = threading.Lock()
